@@ -1,0 +1,71 @@
+//! Running a backend directly and collecting everything it emits: for tests, conformance suites
+//! and simple embedders that do not need streaming.
+
+use crate::{Error, Event, Outcome, RunControl, RunIo, RunRequest, Runtime, VecStdin};
+use std::sync::{Arc, Mutex};
+
+/// Everything one run produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Captured {
+    /// All events, in order.
+    pub events: Vec<Event>,
+    /// The stdout chunks joined.
+    pub stdout: String,
+    /// The stderr chunks joined.
+    pub stderr: String,
+    /// How the run ended.
+    pub outcome: Outcome,
+}
+
+impl Captured {
+    /// The `text/plain` value of a completed run, if any.
+    pub fn value(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Completed { value: Some(v) } => v.plain(),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `request` on `runtime` with `stdin` as standard input and a fresh [`RunControl`].
+pub fn run(
+    runtime: &mut dyn Runtime,
+    request: &RunRequest,
+    stdin: &str,
+) -> Result<Captured, Error> {
+    run_with(runtime, request, stdin, RunControl::new())
+}
+
+/// Like [`run`], with a caller-supplied control (to cancel from another thread).
+pub fn run_with(
+    runtime: &mut dyn Runtime,
+    request: &RunRequest,
+    stdin: &str,
+    control: RunControl,
+) -> Result<Captured, Error> {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let io = RunIo::new(
+        move |e| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e),
+        Box::new(VecStdin::new(stdin)),
+        control,
+        request.limits.output_bytes,
+    );
+    let outcome = runtime.run(request, &io)?;
+    let events = std::mem::take(&mut *events.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    for e in &events {
+        match e {
+            Event::Stdout { text } => stdout.push_str(text),
+            Event::Stderr { text } => stderr.push_str(text),
+            _ => {}
+        }
+    }
+    Ok(Captured {
+        events,
+        stdout,
+        stderr,
+        outcome,
+    })
+}

@@ -1,0 +1,222 @@
+use crate::control::{Interrupt, RunControl};
+use crate::event::{Event, LogLevel, MimeBundle, Stream};
+use crate::limits::LimitKind;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Where a run's standard input comes from. `None` means end of input.
+pub trait Stdin: Send {
+    /// Reads one line, without its line terminator. `None` at end of input.
+    fn read_line(&mut self) -> Option<String>;
+}
+
+/// Standard input that is always at its end.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoStdin;
+
+impl Stdin for NoStdin {
+    fn read_line(&mut self) -> Option<String> {
+        None
+    }
+}
+
+/// Standard input from a string given up front, split into lines.
+#[derive(Debug, Default, Clone)]
+pub struct VecStdin(VecDeque<String>);
+
+impl VecStdin {
+    /// Splits `text` into lines (`\n` or `\r\n`).
+    pub fn new(text: &str) -> Self {
+        VecStdin(text.lines().map(str::to_owned).collect())
+    }
+}
+
+impl Stdin for VecStdin {
+    fn read_line(&mut self) -> Option<String> {
+        self.0.pop_front()
+    }
+}
+
+type Sink = dyn Fn(Event) + Send + Sync;
+
+struct Inner {
+    sink: Box<Sink>,
+    stdin: Mutex<Box<dyn Stdin>>,
+    control: RunControl,
+    output_limit: Option<u64>,
+    output_used: AtomicU64,
+}
+
+/// The run's side of the world, handed to [`crate::Runtime::run`]: an event sink that enforces
+/// the output limit, standard input, and the run's [`RunControl`].
+///
+/// Cheap to clone and `Send + Sync`, so a backend can keep a clone inside its interpreter's
+/// callbacks for the duration of a run.
+#[derive(Clone)]
+pub struct RunIo {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RunIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunIo")
+            .field("output_limit", &self.inner.output_limit)
+            .field("output_used", &self.output_used())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunIo {
+    /// A run's I/O: `sink` receives every event, `stdin` answers reads, `control` is polled.
+    pub fn new(
+        sink: impl Fn(Event) + Send + Sync + 'static,
+        stdin: Box<dyn Stdin>,
+        control: RunControl,
+        output_limit: Option<u64>,
+    ) -> Self {
+        RunIo {
+            inner: Arc::new(Inner {
+                sink: Box::new(sink),
+                stdin: Mutex::new(stdin),
+                control,
+                output_limit,
+                output_used: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The run's control (cancel flag, deadline, tripped limit).
+    pub fn control(&self) -> &RunControl {
+        &self.inner.control
+    }
+
+    /// `Err` with the reason once the run must stop (cancel, deadline, a limit).
+    pub fn check(&self) -> Result<(), Interrupt> {
+        match self.inner.control.check() {
+            Some(i) => Err(i),
+            None => Ok(()),
+        }
+    }
+
+    /// Bytes of output produced so far.
+    pub fn output_used(&self) -> u64 {
+        self.inner.output_used.load(Ordering::SeqCst)
+    }
+
+    /// Charges `n` bytes to the output budget. Returns how many of them fit; when not all fit,
+    /// the output limit is tripped.
+    fn charge(&self, n: usize) -> usize {
+        let n = n as u64;
+        let before = self.inner.output_used.fetch_add(n, Ordering::SeqCst);
+        match self.inner.output_limit {
+            Some(limit) if before + n > limit => {
+                self.inner.control.trip(Interrupt::Limit(LimitKind::Output));
+                limit.saturating_sub(before) as usize
+            }
+            _ => n as usize,
+        }
+    }
+
+    /// Writes guest output. Past the output limit the text is cut (at a character boundary),
+    /// the limit is tripped and `Err` is returned: the backend must stop the guest.
+    pub fn write(&self, stream: Stream, text: &str) -> Result<(), Interrupt> {
+        self.check()?;
+        if text.is_empty() {
+            return Ok(());
+        }
+        let fits = self.charge(text.len());
+        let mut cut = fits.min(text.len());
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if cut > 0 {
+            let text = text[..cut].to_string();
+            (self.inner.sink)(match stream {
+                Stream::Stdout => Event::Stdout { text },
+                Stream::Stderr => Event::Stderr { text },
+            });
+        }
+        self.check()
+    }
+
+    /// Emits a rich display value; it counts against the output limit.
+    pub fn display(&self, bundle: MimeBundle) -> Result<(), Interrupt> {
+        self.check()?;
+        if self.charge(bundle.byte_len()) < bundle.byte_len() {
+            return self.check();
+        }
+        (self.inner.sink)(Event::Display { bundle });
+        self.check()
+    }
+
+    /// Emits a host log message (not counted as output).
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        (self.inner.sink)(Event::Log {
+            level,
+            message: message.into(),
+        });
+    }
+
+    /// Emits any event as is, bypassing the output accounting (for forwarding events that were
+    /// already accounted for, e.g. by a worker process).
+    pub fn forward(&self, event: Event) {
+        (self.inner.sink)(event);
+    }
+
+    /// Reads one line of standard input; `None` at end of input or once the run must stop.
+    pub fn read_line(&self) -> Option<String> {
+        if self.check().is_err() {
+            return None;
+        }
+        let mut stdin = self.inner.stdin.lock().unwrap_or_else(|p| p.into_inner());
+        stdin.read_line()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collecting(limit: Option<u64>) -> (RunIo, Arc<Mutex<Vec<Event>>>) {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let e2 = events.clone();
+        let io = RunIo::new(
+            move |e| e2.lock().unwrap().push(e),
+            Box::new(VecStdin::new("a\r\nb\n")),
+            RunControl::new(),
+            limit,
+        );
+        (io, events)
+    }
+
+    #[test]
+    fn output_limit_cuts_at_a_char_boundary_and_trips() {
+        let (io, events) = collecting(Some(5));
+        assert!(io.write(Stream::Stdout, "abc").is_ok());
+        // "dé" is 3 bytes: only "d" fits in the remaining 2 bytes without splitting "é".
+        assert_eq!(
+            io.write(Stream::Stdout, "déf"),
+            Err(Interrupt::Limit(LimitKind::Output))
+        );
+        assert_eq!(
+            io.write(Stream::Stderr, "more"),
+            Err(Interrupt::Limit(LimitKind::Output))
+        );
+        let ev = events.lock().unwrap();
+        let text: String = ev.iter().filter_map(|e| e.output()).map(|o| o.1).collect();
+        assert_eq!(text, "abcd");
+    }
+
+    #[test]
+    fn stdin_lines_and_stop() {
+        let (io, _) = collecting(None);
+        assert_eq!(io.read_line().as_deref(), Some("a"));
+        assert_eq!(io.read_line().as_deref(), Some("b"));
+        assert_eq!(io.read_line(), None);
+        let (io, _) = collecting(None);
+        io.control().cancel();
+        assert_eq!(io.read_line(), None);
+        assert_eq!(io.check(), Err(Interrupt::Cancelled));
+    }
+}

@@ -1,0 +1,35 @@
+//! # polyrun-engine
+//!
+//! The contracts every polyrun backend and front end agrees on, and nothing else: the
+//! [`Runtime`] trait a language backend implements, the [`RuntimeDescriptor`] it registers in a
+//! [`Registry`], the [`Event`]s a run streams, the [`Limits`] it runs under, the [`Outcome`] it
+//! ends with, and the host [`Error`] type.
+//!
+//! This crate has no backend dependency and builds for `wasm32-unknown-unknown`, so the browser
+//! bundle and the native manager share it unchanged.
+//!
+//! A guest's failure (syntax error, exception, limit hit, cancel) is an [`Outcome`]; [`Error`] is
+//! only for failures of the host (a backend that cannot load, an unknown language, a dead worker
+//! pipe).
+
+pub mod capture;
+mod control;
+mod error;
+mod event;
+mod io;
+mod limits;
+mod outcome;
+mod registry;
+mod runtime;
+
+pub use control::{Interrupt, RunControl};
+pub use error::Error;
+pub use event::{Event, LogLevel, MimeBundle, Stream};
+pub use io::{NoStdin, RunIo, Stdin, VecStdin};
+pub use limits::{LimitKind, Limits};
+pub use outcome::{Diagnostic, Frame, Outcome};
+pub use registry::Registry;
+pub use runtime::{Capabilities, LoadContext, RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo};
+
+/// The crate's version, reported by workers in their ready message.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,159 @@
+use crate::error::Error;
+use crate::event::Event;
+use crate::io::RunIo;
+use crate::limits::Limits;
+use crate::outcome::Outcome;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// What a backend can do, so that callers (and the manager's isolation policy) can tell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// The backend itself can stop running guest code at the deadline or on cancel (e.g. Lua's
+    /// instruction hook). When `false`, only a worker process (or Web Worker) is a hard stop.
+    pub preemptible: bool,
+    /// The backend enforces [`Limits::memory_bytes`] itself, in process.
+    pub memory_limit: bool,
+    /// Guest code can read standard input.
+    pub stdin: bool,
+    /// Guest state survives between runs of a session.
+    pub sessions: bool,
+}
+
+/// A backend's identity and abilities.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    /// Canonical language id: `javascript`, `lua`.
+    pub language: String,
+    /// Human name: `JavaScript`.
+    pub name: String,
+    /// Backend name: `boa`, `lua`.
+    pub backend: String,
+    /// Language / backend version: `Lua 5.4`.
+    pub version: String,
+    /// What it can do.
+    pub capabilities: Capabilities,
+}
+
+/// One run of guest code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// The source code.
+    pub code: String,
+    /// A name for the code in diagnostics (`main.lua`), when the caller has one.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// Limits for this run.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl RunRequest {
+    /// A request with default limits and no file name.
+    pub fn new(code: impl Into<String>) -> Self {
+        RunRequest {
+            code: code.into(),
+            filename: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A language backend instance. One instance holds one guest state (globals survive between
+/// runs until [`Runtime::reset`]).
+///
+/// Instances need not be `Send`: interpreters such as Boa are single-threaded, so the manager
+/// creates each instance on the thread that will drive it.
+pub trait Runtime {
+    /// Identity and abilities.
+    fn info(&self) -> &RuntimeInfo;
+
+    /// Runs `request.code`. Output, display values and stdin go through `io`; the backend
+    /// polls `io.control()` and must end promptly once it reports an interrupt. A guest failure
+    /// is `Ok(Outcome::Error..)`; `Err` is for host failures only.
+    fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error>;
+
+    /// Returns the instance to a fresh guest state, reusing what can be reused.
+    fn reset(&mut self) -> Result<(), Error>;
+}
+
+/// What loading a backend may use: a progress callback for slow loads.
+#[derive(Clone, Default)]
+pub struct LoadContext {
+    progress: Option<Arc<dyn Fn(Event) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for LoadContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadContext").finish_non_exhaustive()
+    }
+}
+
+impl LoadContext {
+    /// A context that reports progress to `sink`.
+    pub fn with_progress(sink: Arc<dyn Fn(Event) + Send + Sync>) -> Self {
+        LoadContext {
+            progress: Some(sink),
+        }
+    }
+
+    /// Reports progress of a loading stage.
+    pub fn progress(&self, stage: &str, done: u64, total: Option<u64>) {
+        if let Some(p) = &self.progress {
+            p(Event::Progress {
+                stage: stage.to_string(),
+                done,
+                total,
+            });
+        }
+    }
+}
+
+/// What a backend registers: how to find it and how to make an instance.
+#[derive(Clone, Copy)]
+pub struct RuntimeDescriptor {
+    /// Canonical id (`javascript`).
+    pub id: &'static str,
+    /// Human name (`JavaScript`).
+    pub name: &'static str,
+    /// Other names it answers to (`js`, `node`).
+    pub aliases: &'static [&'static str],
+    /// File extensions without the dot (`js`, `mjs`).
+    pub extensions: &'static [&'static str],
+    /// Backend name (`boa`).
+    pub backend: &'static str,
+    /// Language / backend version string.
+    pub version: &'static str,
+    /// What instances can do.
+    pub capabilities: Capabilities,
+    /// Makes a fresh instance. Called on the thread that will drive it.
+    pub load: fn(&LoadContext) -> Result<Box<dyn Runtime>, Error>,
+}
+
+impl std::fmt::Debug for RuntimeDescriptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeDescriptor")
+            .field("id", &self.id)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeDescriptor {
+    /// The [`RuntimeInfo`] its instances report.
+    pub fn info(&self) -> RuntimeInfo {
+        RuntimeInfo {
+            language: self.id.to_string(),
+            name: self.name.to_string(),
+            backend: self.backend.to_string(),
+            version: self.version.to_string(),
+            capabilities: self.capabilities,
+        }
+    }
+
+    /// `true` if `name` is its id or one of its aliases (case-insensitive).
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.id.eq_ignore_ascii_case(name)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
