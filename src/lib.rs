@@ -1,1 +1,87 @@
-//! stub
+//! # polyrun
+//!
+//! A multi-language code playground engine: run untrusted snippets of JavaScript (Boa) and Lua
+//! (mlua) behind one contract — streamed output, stdin, hard limits that guest code cannot
+//! catch, structured errors with the user's own line numbers, rich values — in process or in an
+//! isolated worker process.
+//!
+//! ```no_run
+//! use polyrun::{Event, RunSpec};
+//!
+//! let manager = polyrun::manager().unwrap();
+//! let result = manager
+//!     .run(RunSpec::new("js", "console.log('hi'); 6 * 7").on_event(|e| {
+//!         if let Event::Stdout { text } = e {
+//!             print!("{text}");
+//!         }
+//!     }))
+//!     .unwrap();
+//! println!("{:?}", result.outcome);
+//! ```
+//!
+//! Programs that use worker isolation through [`manager`] re-execute themselves as workers:
+//! call [`serve_worker_if_requested`] first thing in `main`.
+//!
+//! Languages are cargo features: `lang-js`, `lang-lua` (both default).
+
+pub use polyrun_engine as engine;
+pub use polyrun_engine::{
+    Diagnostic, Error, Event, Frame, LimitKind, Limits, MimeBundle, Outcome, Registry, RunControl,
+    RuntimeInfo, Stdin,
+};
+pub use polyrun_manager as manager;
+pub use polyrun_manager::{
+    Isolation, ManagerBuilder, RunResult, RunSpec, RuntimeManager, Session, WorkerCommand,
+};
+
+/// A registry with every language compiled into this build.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    register_all(&mut registry);
+    registry
+}
+
+/// Adds every language compiled into this build to `registry`.
+#[allow(unused_variables)]
+pub fn register_all(registry: &mut Registry) {
+    #[cfg(feature = "lang-js")]
+    polyrun_js::register(registry);
+    #[cfg(feature = "lang-lua")]
+    polyrun_lua::register(registry);
+}
+
+/// A manager builder with every compiled-in language and the running executable as the worker
+/// command (`EXE worker` with `POLYRUN_WORKER=1`).
+pub fn manager_builder() -> Result<ManagerBuilder, Error> {
+    Ok(RuntimeManager::builder()
+        .registry(registry())
+        .worker_command(WorkerCommand::current_exe()?))
+}
+
+/// [`manager_builder`], built with its defaults.
+pub fn manager() -> Result<RuntimeManager, Error> {
+    Ok(manager_builder()?.build())
+}
+
+/// Serves the worker protocol on stdin/stdout with every compiled-in language, until stdin
+/// ends. This is what `polyrun worker` runs.
+pub fn serve_worker() -> Result<(), Error> {
+    let stdin = std::io::stdin();
+    polyrun_manager::worker_server::serve(registry(), stdin.lock(), std::io::stdout())
+}
+
+/// If this process was started as a polyrun worker (`POLYRUN_WORKER=1`), serves the worker
+/// protocol and exits; otherwise returns at once. Call it first thing in `main` of programs
+/// that use [`manager`] with worker isolation.
+pub fn serve_worker_if_requested() {
+    if std::env::var_os(polyrun_manager::WORKER_ENV).is_some_and(|v| v == "1") {
+        let code = match serve_worker() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("polyrun worker: {e}");
+                3
+            }
+        };
+        std::process::exit(code);
+    }
+}

@@ -1,1 +1,408 @@
-fn main() {}
+//! The `polyrun` command line: `polyrun run FILE`, `polyrun run --lang L -e CODE`,
+//! `polyrun langs`, `polyrun worker`.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use polyrun::{Diagnostic, Error, Event, Isolation, LimitKind, Limits, Outcome, RunSpec, Stdin};
+use polyrun_manager::alloc::{self, CountingAlloc};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Exit statuses (documented in the README).
+mod exit {
+    pub const OK: u8 = 0;
+    pub const GUEST_ERROR: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const INTERNAL: u8 = 3;
+    pub const TIME: u8 = 124;
+    pub const MEMORY_OR_OUTPUT: u8 = 125;
+    pub const CANCELLED: u8 = 130;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "polyrun",
+    version,
+    about = "Run untrusted code in many languages, with hard limits."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a program from a file (language from its extension) or from -e CODE.
+    Run(RunArgs),
+    /// List the languages of this build.
+    Langs {
+        /// One JSON object per language.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the worker protocol (JSON lines) on stdin/stdout; used by the manager.
+    Worker,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum IsolationArg {
+    /// In process for preemptible backends, in a worker for the others.
+    Auto,
+    /// In this process (same as --inline).
+    Inline,
+    /// In a worker process.
+    Worker,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The program file.
+    #[arg(required_unless_present = "code")]
+    file: Option<PathBuf>,
+    /// Language (id, alias or extension); required with -e.
+    #[arg(short, long)]
+    lang: Option<String>,
+    /// Run CODE instead of a file.
+    #[arg(
+        short = 'e',
+        long = "eval",
+        value_name = "CODE",
+        conflicts_with = "file"
+    )]
+    code: Option<String>,
+    /// Wall-clock limit: 2s, 500ms, 1.5s, 1m; 0 for none.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    timeout: Duration,
+    /// Memory limit: 64MiB, 512K, 1G (binary units), 1MB (decimal); 0 for none.
+    #[arg(long, value_parser = parse_size, default_value = "256MiB")]
+    memory: u64,
+    /// Limit on stdout + stderr bytes; 0 for none.
+    #[arg(long = "max-output", value_parser = parse_size, default_value = "1MiB")]
+    max_output: u64,
+    /// Print one JSON event per line, then a done line with the outcome.
+    #[arg(long)]
+    json: bool,
+    /// Run in this process, without a worker.
+    #[arg(long, conflicts_with = "isolation")]
+    inline: bool,
+    /// Where to run.
+    #[arg(long, value_enum)]
+    isolation: Option<IsolationArg>,
+    /// Print the value of the program's last expression, if any.
+    #[arg(short = 'p', long = "print-value")]
+    print_value: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (try 2s, 500ms)"))?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        u => return Err(format!("unknown duration unit `{u}` (use ms, s, m, h)")),
+    };
+    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (try 64MiB)"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        u => {
+            return Err(format!(
+                "unknown size unit `{u}` (use KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    let v = n * mult;
+    if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(v as u64)
+}
+
+/// The terminal's stdin, line by line.
+struct TermStdin;
+
+impl Stdin for TermStdin {
+    fn read_line(&mut self) -> Option<String> {
+        let mut s = String::new();
+        match std::io::stdin().lock().read_line(&mut s) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                if s.ends_with('\n') {
+                    s.pop();
+                    if s.ends_with('\r') {
+                        s.pop();
+                    }
+                }
+                Some(s)
+            }
+        }
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Ctrl-C cancels the run (exit 130) instead of killing polyrun.
+fn cancel_on_sigint(control: polyrun::RunControl) {
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
+    }
+    std::thread::spawn(move || {
+        loop {
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                control.cancel();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+}
+
+fn nonzero<T: PartialEq + Default>(v: T) -> Option<T> {
+    if v == T::default() { None } else { Some(v) }
+}
+
+fn host_error(e: &Error, json: bool) -> u8 {
+    let code = match e {
+        Error::UnknownLanguage { .. } | Error::InvalidRequest(_) => exit::USAGE,
+        _ => exit::INTERNAL,
+    };
+    if json {
+        let line =
+            serde_json::json!({"type": "error", "message": e.to_string(), "exit_code": code});
+        println!("{line}");
+    } else {
+        eprintln!("polyrun: {e}");
+    }
+    code
+}
+
+fn print_diagnostic(d: &Diagnostic, file: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}", d.render(file));
+    for f in d.frames.iter().skip(1) {
+        let name = f.function.as_deref().unwrap_or("<main>");
+        match (f.line, f.column) {
+            (Some(l), Some(c)) => {
+                let _ = writeln!(err, "    at {name} ({file}:{l}:{c})");
+            }
+            (Some(l), None) => {
+                let _ = writeln!(err, "    at {name} ({file}:{l})");
+            }
+            _ => {}
+        }
+    }
+}
+
+fn run(args: RunArgs) -> u8 {
+    let json = args.json;
+    let (code, display_name, filename) = match (&args.code, &args.file) {
+        (Some(code), _) => (code.clone(), "-e".to_string(), None),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(code) => {
+                let p = path.display().to_string();
+                (code, p.clone(), Some(p))
+            }
+            Err(e) => {
+                let e = Error::InvalidRequest(format!("cannot read {}: {e}", path.display()));
+                return host_error(&e, json);
+            }
+        },
+        (None, None) => unreachable!("clap requires FILE or -e"),
+    };
+    if args.code.is_some() && args.lang.is_none() {
+        return host_error(&Error::InvalidRequest("-e needs --lang".into()), json);
+    }
+    let manager = match polyrun::manager() {
+        Ok(m) => m,
+        Err(e) => return host_error(&e, json),
+    };
+    let isolation = match (args.inline, args.isolation) {
+        (true, _) | (_, Some(IsolationArg::Inline)) => Isolation::InProcess,
+        (_, Some(IsolationArg::Worker)) => Isolation::Worker,
+        _ => Isolation::Auto,
+    };
+    let limits = Limits {
+        wall_time: nonzero(args.timeout),
+        memory_bytes: nonzero(args.memory),
+        output_bytes: nonzero(args.max_output),
+        ..Limits::default()
+    };
+
+    let mut spec = match &args.lang {
+        Some(l) => RunSpec::new(l.clone(), code),
+        None => RunSpec::code(code),
+    };
+    if let Some(f) = filename {
+        spec = spec.filename(f);
+    }
+    spec = spec
+        .limits(limits.clone())
+        .isolation(isolation)
+        .stdin(TermStdin)
+        .on_event(move |e| emit(&e, json));
+    cancel_on_sigint(spec.control());
+
+    // In process, the allocation ceiling is the hard memory stop for backends that have none.
+    if let (Isolation::InProcess, Some(m)) = (isolation, limits.memory_bytes) {
+        let m = usize::try_from(m).unwrap_or(usize::MAX);
+        let slack = (32usize << 20).max(m / 4);
+        alloc::set_ceiling(
+            Some(alloc::allocated().saturating_add(m).saturating_add(slack)),
+            exit::MEMORY_OR_OUTPUT.into(),
+        );
+    }
+    let result = match manager.run(spec) {
+        Ok(r) => r,
+        Err(e) => return host_error(&e, json),
+    };
+    alloc::set_ceiling(None, 0);
+
+    let code = match &result.outcome {
+        Outcome::Completed { .. } => exit::OK,
+        Outcome::Error { .. } => exit::GUEST_ERROR,
+        Outcome::LimitExceeded {
+            limit: LimitKind::Time,
+        } => exit::TIME,
+        Outcome::LimitExceeded { .. } => exit::MEMORY_OR_OUTPUT,
+        Outcome::Cancelled => exit::CANCELLED,
+        Outcome::Crashed { .. } => exit::INTERNAL,
+    };
+    if json {
+        let mut done = serde_json::to_value(&result).unwrap_or_default();
+        done["type"] = "done".into();
+        done["exit_code"] = code.into();
+        println!("{done}");
+        return code;
+    }
+    let _ = std::io::stdout().flush();
+    match &result.outcome {
+        Outcome::Completed { value } => {
+            if args.print_value
+                && let Some(text) = value.as_ref().and_then(|v| v.plain())
+            {
+                println!("{text}");
+            }
+        }
+        Outcome::Error { diagnostic } => print_diagnostic(diagnostic, &display_name),
+        Outcome::LimitExceeded { limit } => {
+            let detail = match limit {
+                LimitKind::Time => limits.wall_time.map(|t| format!(" ({t:?})")),
+                LimitKind::Memory => limits.memory_bytes.map(|m| format!(" ({m} bytes)")),
+                LimitKind::Output => limits.output_bytes.map(|m| format!(" ({m} bytes)")),
+            };
+            eprintln!(
+                "polyrun: {limit} limit exceeded{}",
+                detail.unwrap_or_default()
+            );
+        }
+        Outcome::Cancelled => eprintln!("polyrun: cancelled"),
+        Outcome::Crashed { reason } => eprintln!("polyrun: {reason}"),
+    }
+    code
+}
+
+fn emit(e: &Event, json: bool) {
+    if json {
+        if let Ok(line) = serde_json::to_string(e) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        return;
+    }
+    match e {
+        Event::Stdout { text } => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+        Event::Stderr { text } => {
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
+        Event::Display { bundle } => {
+            if let Some(t) = bundle.plain() {
+                println!("{t}");
+            }
+        }
+        Event::Log { level, message } if *level != polyrun::engine::LogLevel::Debug => {
+            eprintln!("polyrun: {message}");
+        }
+        _ => {}
+    }
+}
+
+fn langs(json: bool) -> u8 {
+    let registry = polyrun::registry();
+    for d in registry.descriptors() {
+        if json {
+            let mut v = serde_json::to_value(d.info()).unwrap_or_default();
+            v["aliases"] = d.aliases.into();
+            v["extensions"] = d.extensions.into();
+            println!("{v}");
+        } else {
+            let exts: Vec<String> = d.extensions.iter().map(|e| format!(".{e}")).collect();
+            println!(
+                "{:<12} {:<28} {:<8} {:<30} {}",
+                d.id,
+                d.aliases.join(", "),
+                d.backend,
+                d.version,
+                exts.join(" ")
+            );
+        }
+    }
+    exit::OK
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Cmd::Run(args) => run(args),
+        Cmd::Langs { json } => langs(json),
+        Cmd::Worker => match polyrun::serve_worker() {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("polyrun worker: {e}");
+                exit::INTERNAL
+            }
+        },
+    };
+    ExitCode::from(code)
+}

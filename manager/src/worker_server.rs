@@ -1,0 +1,416 @@
+//! The worker process's side of the protocol: reads [`Command`]s from its input, runs them one
+//! at a time on in-process instances, writes [`Message`]s to its output. `polyrun worker` calls
+//! [`serve`] on stdin/stdout.
+
+use crate::alloc;
+use crate::protocol::{
+    Command, EXIT_MEMORY_LIMIT, Message, PROTOCOL_VERSION, RunCommand, WorkerCapabilities,
+};
+use lru::LruCache;
+use polyrun_engine::{
+    Error, Event, LoadContext, Outcome, Registry, RunControl, RunIo, RunRequest, Runtime, Stdin,
+};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, Write};
+use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Results remembered for idempotency keys.
+const IDEMPOTENCY_CAPACITY: usize = 256;
+/// Head-room above the memory limit for the process ceiling, so that backends with their own
+/// (graceful) limit hit theirs first.
+const CEILING_SLACK: usize = 32 << 20;
+
+type Out = Arc<Mutex<Box<dyn Write + Send>>>;
+
+fn send(out: &Out, msg: &Message) {
+    let mut line = serde_json::to_string(msg).unwrap_or_else(|e| {
+        format!(r#"{{"type":"error","id":null,"kind":"internal","message":"{e}"}}"#)
+    });
+    line.push('\n');
+    let mut w = out.lock().unwrap_or_else(|p| p.into_inner());
+    // A broken pipe means the manager is gone; the read loop will see EOF and end.
+    let _ = w.write_all(line.as_bytes());
+    let _ = w.flush();
+}
+
+/// The run currently executing, as seen by the command-reading thread.
+#[derive(Default)]
+struct Current {
+    id: Option<String>,
+    control: Option<RunControl>,
+    input: Option<mpsc::Sender<Option<String>>>,
+}
+
+/// stdin for a guest inside a worker: asks the manager for each line.
+struct ProtocolStdin {
+    id: String,
+    out: Out,
+    rx: mpsc::Receiver<Option<String>>,
+    control: RunControl,
+}
+
+impl Stdin for ProtocolStdin {
+    fn read_line(&mut self) -> Option<String> {
+        send(
+            &self.out,
+            &Message::InputRequest {
+                id: self.id.clone(),
+            },
+        );
+        loop {
+            match self.rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(line) => return line,
+                Err(RecvTimeoutError::Disconnected) => return None,
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.control.check().is_some() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Recorded {
+    events: Vec<Event>,
+    outcome: Outcome,
+    duration_ms: u64,
+}
+
+struct Executor {
+    registry: Registry,
+    out: Out,
+    current: Arc<Mutex<Current>>,
+    cancelled: Arc<Mutex<HashSet<String>>>,
+    /// One warm instance per language, reset after each run.
+    warm: HashMap<&'static str, Box<dyn Runtime>>,
+    sessions: HashMap<String, Box<dyn Runtime>>,
+    recorded: LruCache<String, Recorded>,
+}
+
+impl Executor {
+    fn error(&self, id: Option<String>, e: &Error) {
+        let kind = match e {
+            Error::UnknownLanguage { .. } => "unknown_language",
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::Load { .. } => "load",
+            _ => "internal",
+        };
+        send(
+            &self.out,
+            &Message::Error {
+                id,
+                message: e.to_string(),
+                kind: kind.into(),
+            },
+        );
+    }
+
+    fn execute(&mut self, cmd: RunCommand) {
+        let id = cmd.id.clone();
+        if let Some(key) = &cmd.idempotency_key
+            && let Some(rec) = self.recorded.get(key)
+        {
+            for event in &rec.events {
+                send(
+                    &self.out,
+                    &Message::Event {
+                        id: id.clone(),
+                        event: event.clone(),
+                    },
+                );
+            }
+            send(
+                &self.out,
+                &Message::Done {
+                    id,
+                    outcome: rec.outcome.clone(),
+                    duration_ms: rec.duration_ms,
+                    replayed: true,
+                },
+            );
+            return;
+        }
+        let desc = match &cmd.language {
+            Some(lang) => self.registry.get(lang),
+            None => match &cmd.filename {
+                Some(f) => self.registry.for_path(f),
+                None => Err(Error::InvalidRequest(
+                    "a run needs a language or a filename with a known extension".into(),
+                )),
+            },
+        };
+        let desc = match desc {
+            Ok(d) => *d,
+            Err(e) => return self.error(Some(id), &e),
+        };
+
+        let control = RunControl::new();
+        if self
+            .cancelled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id)
+        {
+            control.cancel();
+        }
+        let (input_tx, input_rx) = mpsc::channel();
+        {
+            let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+            *cur = Current {
+                id: Some(id.clone()),
+                control: Some(control.clone()),
+                input: Some(input_tx),
+            };
+        }
+
+        let mut limits = cmd.limits.clone();
+        if let Some(ms) = cmd.timeout_ms {
+            limits.wall_time = Some(Duration::from_millis(ms));
+        }
+        let record = cmd.idempotency_key.is_some();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let (out, ev, eid) = (self.out.clone(), events.clone(), id.clone());
+        let io = RunIo::new(
+            move |event: Event| {
+                if record {
+                    ev.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(event.clone());
+                }
+                send(
+                    &out,
+                    &Message::Event {
+                        id: eid.clone(),
+                        event,
+                    },
+                );
+            },
+            Box::new(ProtocolStdin {
+                id: id.clone(),
+                out: self.out.clone(),
+                rx: input_rx,
+                control: control.clone(),
+            }),
+            control.clone(),
+            limits.output_bytes,
+        );
+        let request = RunRequest {
+            code: cmd.code,
+            filename: cmd.filename,
+            limits,
+        };
+
+        let started = Instant::now();
+        let result = self.run_on_instance(desc, cmd.session.as_deref(), &request, &io);
+        let duration_ms = started.elapsed().as_millis() as u64;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Current::default();
+
+        match result {
+            Ok(outcome) => {
+                if let Some(key) = cmd.idempotency_key {
+                    let events =
+                        std::mem::take(&mut *events.lock().unwrap_or_else(|p| p.into_inner()));
+                    self.recorded.put(
+                        key,
+                        Recorded {
+                            events,
+                            outcome: outcome.clone(),
+                            duration_ms,
+                        },
+                    );
+                }
+                send(
+                    &self.out,
+                    &Message::Done {
+                        id,
+                        outcome,
+                        duration_ms,
+                        replayed: false,
+                    },
+                );
+            }
+            Err(e) => self.error(Some(id), &e),
+        }
+    }
+
+    fn run_on_instance(
+        &mut self,
+        desc: polyrun_engine::RuntimeDescriptor,
+        session: Option<&str>,
+        request: &RunRequest,
+        io: &RunIo,
+    ) -> Result<Outcome, Error> {
+        let slot = match session {
+            Some(s) => self.sessions.remove(s),
+            None => self.warm.remove(desc.id),
+        };
+        let mut rt = match slot {
+            Some(rt) => rt,
+            None => (desc.load)(&LoadContext::with_progress(Arc::new({
+                let io = io.clone();
+                move |e| io.forward(e)
+            })))?,
+        };
+
+        // The process-wide allocation ceiling backs up backends that cannot limit memory.
+        if let Some(limit) = request.limits.memory_bytes {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            let ceiling = alloc::allocated()
+                .saturating_add(limit)
+                .saturating_add(CEILING_SLACK.max(limit / 4));
+            alloc::set_ceiling(Some(ceiling), EXIT_MEMORY_LIMIT);
+        }
+        let result = catch_unwind(AssertUnwindSafe(|| rt.run(request, io)));
+        alloc::set_ceiling(None, EXIT_MEMORY_LIMIT);
+
+        match result {
+            Ok(Ok(outcome)) => {
+                match session {
+                    Some(s) => {
+                        self.sessions.insert(s.to_string(), rt);
+                    }
+                    None => {
+                        if rt.reset().is_ok() {
+                            self.warm.insert(desc.id, rt);
+                        }
+                    }
+                }
+                Ok(outcome)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(p) => {
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Error::Internal(format!(
+                    "the {} backend panicked: {msg}",
+                    desc.id
+                )))
+            }
+        }
+    }
+}
+
+/// Runs the worker loop until `input` ends or a `shutdown` command arrives.
+pub fn serve(
+    registry: Registry,
+    input: impl BufRead,
+    output: impl Write + Send + 'static,
+) -> Result<(), Error> {
+    let out: Out = Arc::new(Mutex::new(Box::new(output)));
+    send(
+        &out,
+        &Message::Ready {
+            version: polyrun_engine::VERSION.to_string(),
+            protocol: PROTOCOL_VERSION,
+            pid: std::process::id(),
+            languages: registry.descriptors().iter().map(|d| d.info()).collect(),
+            capabilities: WorkerCapabilities {
+                memory_ceiling: alloc::installed(),
+                idempotency: true,
+                sessions: true,
+                stdin: true,
+            },
+        },
+    );
+
+    let current = Arc::new(Mutex::new(Current::default()));
+    let cancelled = Arc::new(Mutex::new(HashSet::new()));
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Command>();
+    let (exec_out, exec_current, exec_cancelled) =
+        (out.clone(), current.clone(), cancelled.clone());
+    let exec_thread = std::thread::Builder::new()
+        .name("polyrun-worker-exec".into())
+        .stack_size(256 << 20)
+        .spawn(move || {
+            // Instances are not `Send`: they are created and used on this thread only.
+            let mut executor = Executor {
+                registry,
+                out: exec_out,
+                current: exec_current,
+                cancelled: exec_cancelled,
+                warm: HashMap::new(),
+                sessions: HashMap::new(),
+                recorded: LruCache::new(NonZeroUsize::new(IDEMPOTENCY_CAPACITY).expect("non-zero")),
+            };
+            for cmd in jobs_rx {
+                match cmd {
+                    Command::Run(run) => executor.execute(run),
+                    Command::EndSession { session } => {
+                        executor.sessions.remove(&session);
+                    }
+                    _ => {}
+                }
+            }
+        })?;
+
+    let mut shutdown = false;
+    for line in input.lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cmd: Command = match serde_json::from_str(&line) {
+            Ok(c) => c,
+            Err(e) => {
+                send(
+                    &out,
+                    &Message::Error {
+                        id: None,
+                        message: format!("malformed command: {e}"),
+                        kind: "invalid_request".into(),
+                    },
+                );
+                continue;
+            }
+        };
+        match cmd {
+            Command::Cancel { id } => {
+                let cur = current.lock().unwrap_or_else(|p| p.into_inner());
+                if cur.id.as_deref() == Some(id.as_str()) {
+                    if let Some(c) = &cur.control {
+                        c.cancel();
+                    }
+                } else {
+                    cancelled
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id);
+                }
+            }
+            Command::Input { id, line } => {
+                let cur = current.lock().unwrap_or_else(|p| p.into_inner());
+                if cur.id.as_deref() == Some(id.as_str())
+                    && let Some(tx) = &cur.input
+                {
+                    let _ = tx.send(line);
+                }
+            }
+            Command::Shutdown => {
+                shutdown = true;
+                break;
+            }
+            other => {
+                if jobs_tx.send(other).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(jobs_tx);
+    if !shutdown {
+        // Input ended without a shutdown: the caller is gone, stop the current run.
+        if let Some(c) = &current.lock().unwrap_or_else(|p| p.into_inner()).control {
+            c.cancel();
+        }
+    }
+    let _ = exec_thread.join();
+    Ok(())
+}
