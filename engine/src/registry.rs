@@ -44,7 +44,6 @@ impl Registry {
     pub fn for_path(&self, path: &str) -> Result<&RuntimeDescriptor, Error> {
         let ext = path
             .rsplit_once('.')
-            .map(|(stem, ext)| (stem, ext))
             .filter(|(stem, ext)| !stem.is_empty() && !ext.contains(['/', '\\']))
             .map(|(_, ext)| ext)
             .unwrap_or("");

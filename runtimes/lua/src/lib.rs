@@ -26,6 +26,10 @@ const HOOK_EVERY: u32 = 1000;
 /// The error Lua's allocator reports when the memory limit is hit.
 const LUA_MEMORY_MESSAGE: &str = "not enough memory";
 
+/// Registry keys of the untouchable `table.pack` / `table.unpack` used to collect values.
+const PACK_KEY: &str = "polyrun.pack";
+const UNPACK_KEY: &str = "polyrun.unpack";
+
 /// The descriptor this crate registers.
 pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
     id: "lua",
@@ -101,40 +105,11 @@ fn current_io(lua: &Lua) -> mlua::Result<RunIo> {
         .ok_or_else(|| mlua::Error::runtime("polyrun: no run in progress"))
 }
 
-fn write_values(
-    lua: &Lua,
-    stream: Stream,
-    values: &[Value],
-    sep: &str,
-    end: &str,
-) -> mlua::Result<()> {
+/// Writes one already-formatted string to the run's output.
+fn write_raw(lua: &Lua, stream: Stream, text: &mlua::LuaString) -> mlua::Result<()> {
     let io = current_io(lua)?;
-    let mut out = String::new();
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push_str(sep);
-        }
-        match v {
-            Value::String(s) => out.push_str(&String::from_utf8_lossy(&s.as_bytes())),
-            other => out.push_str(&other.to_string()?),
-        }
-    }
-    out.push_str(end);
-    io.write(stream, &out).map_err(stop)
-}
-
-/// `io.write` accepts only strings and numbers, like Lua's.
-fn check_writable(values: &[Value]) -> mlua::Result<()> {
-    for (i, v) in values.iter().enumerate() {
-        if !matches!(v, Value::String(_) | Value::Integer(_) | Value::Number(_)) {
-            return Err(mlua::Error::runtime(format!(
-                "bad argument #{} to 'write' (string expected, got {})",
-                i + 1,
-                v.type_name()
-            )));
-        }
-    }
-    Ok(())
+    io.write(stream, &String::from_utf8_lossy(&text.as_bytes()))
+        .map_err(stop)
 }
 
 /// One `io.read` format: `l`/`L`/`n`/`a` (with or without `*`), or a byte count.
@@ -219,7 +194,9 @@ fn io_read(lua: &Lua, formats: Variadic<Value>) -> mlua::Result<MultiValue> {
 /// Guards installed over the raw protected-call functions: a caught error is raised again when
 /// the run must stop, so `pcall` cannot swallow a limit or a cancel.
 const PRELUDE: &str = r#"
-local raw_pcall, raw_xpcall, raw_load, co_resume, co_close, check = ...
+local raw_pcall, raw_xpcall, raw_load, co_resume, co_close, check, write_out, write_err = ...
+local tostring, select, type, format, mtype, pack, concat, error =
+  tostring, select, type, string.format, math.type, table.pack, table.concat, error
 local function pass(ok, ...)
   if not ok then check((...)) end
   return ok, ...
@@ -231,6 +208,32 @@ coroutine.close = function(co) return pass(co_close(co)) end
 load = function(chunk, name, mode, env)
   return raw_load(chunk, name, "t", env)
 end
+-- print and io.write format exactly as Lua's own (tostring; %.14g for io.write).
+print = function(...)
+  local t = pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  write_out(concat(t, "\t", 1, t.n) .. "\n")
+end
+local function writer(write, self_arg)
+  return function(...)
+    local t = pack(...)
+    local first = self_arg and 2 or 1
+    for i = first, t.n do
+      local v = t[i]
+      local tv = type(v)
+      if tv == "number" then
+        t[i] = mtype(v) == "integer" and format("%d", v) or format("%.14g", v)
+      elseif tv ~= "string" then
+        error(format("bad argument #%d to 'write' (string expected, got %s)", i - first + 1, tv), 2)
+      end
+    end
+    write(concat(t, "", first, t.n))
+    return self_arg and t[1] or io.stdout
+  end
+end
+io.write = writer(write_out, false)
+io.stdout.write = writer(write_out, true)
+io.stderr.write = writer(write_err, true)
 "#;
 
 impl LuaRuntime {
@@ -266,39 +269,15 @@ impl LuaRuntime {
             g.set(name, Value::Nil)?;
         }
 
-        g.set(
-            "print",
-            lua.create_function(|lua, args: Variadic<Value>| {
-                write_values(lua, Stream::Stdout, &args, "\t", "\n")
-            })?,
-        )?;
-
         // polyrun's io: stdout/stderr objects with write methods, read, lines.
         let io = lua.create_table()?;
-        for (name, stream) in [("stdout", Stream::Stdout), ("stderr", Stream::Stderr)] {
+        for name in ["stdout", "stderr"] {
             let file = lua.create_table()?;
-            file.set(
-                "write",
-                lua.create_function(move |lua, (this, args): (Value, Variadic<Value>)| {
-                    check_writable(&args)?;
-                    write_values(lua, stream, &args, "", "")?;
-                    Ok(this)
-                })?,
-            )?;
             file.set("flush", lua.create_function(|_, this: Value| Ok(this))?)?;
             file.set("close", lua.create_function(|_, _: MultiValue| Ok(true))?)?;
             file.set("setvbuf", lua.create_function(|_, _: MultiValue| Ok(true))?)?;
             io.set(name, file)?;
         }
-        let stdout: Table = io.get("stdout")?;
-        io.set(
-            "write",
-            lua.create_function(move |lua, args: Variadic<Value>| {
-                check_writable(&args)?;
-                write_values(lua, Stream::Stdout, &args, "", "")?;
-                Ok(stdout.clone())
-            })?,
-        )?;
         io.set("read", lua.create_function(io_read)?)?;
         io.set(
             "lines",
@@ -325,6 +304,9 @@ impl LuaRuntime {
             }
             Ok(())
         })?;
+        let table: Table = g.get("table")?;
+        lua.set_named_registry_value(PACK_KEY, table.get::<Value>("pack")?)?;
+        lua.set_named_registry_value(UNPACK_KEY, table.get::<Value>("unpack")?)?;
         let co: Table = g.get("coroutine")?;
         lua.load(PRELUDE).set_name("=polyrun").call::<()>((
             g.get::<Value>("pcall")?,
@@ -333,6 +315,8 @@ impl LuaRuntime {
             co.get::<Value>("resume")?,
             co.get::<Value>("close")?,
             check,
+            lua.create_function(|lua, s: mlua::LuaString| write_raw(lua, Stream::Stdout, &s))?,
+            lua.create_function(|lua, s: mlua::LuaString| write_raw(lua, Stream::Stderr, &s))?,
         ))?;
 
         lua.set_global_hook(
@@ -350,22 +334,29 @@ impl LuaRuntime {
     }
 
     fn execute(&self, request: &RunRequest, chunk_name: &str) -> mlua::Result<MultiValue> {
-        // REPL rule: code that compiles as an expression returns its value.
-        let as_expr = format!("return {}", request.code);
-        let f = match self
-            .lua
-            .load(&as_expr)
-            .set_name(format!("={chunk_name}"))
-            .into_function()
-        {
-            Ok(f) => f,
+        // REPL rule: code that compiles as an expression list returns its values. The values
+        // are packed (not `return CODE`, which would make a trailing call a tail call and lose
+        // its frame); the wrapper stays on the code's first line so line numbers are the user's.
+        let as_expr = format!(
+            "local __polyrun_pack, __polyrun_unpack = ... \
+             local __polyrun_r = __polyrun_pack({}\n) \
+             return __polyrun_unpack(__polyrun_r, 1, __polyrun_r.n)",
+            request.code
+        );
+        let name = format!("={chunk_name}");
+        match self.lua.load(&as_expr).set_name(&name).into_function() {
+            Ok(f) => {
+                let pack: Value = self.lua.named_registry_value(PACK_KEY)?;
+                let unpack: Value = self.lua.named_registry_value(UNPACK_KEY)?;
+                f.call::<MultiValue>((pack, unpack))
+            }
             Err(_) => self
                 .lua
                 .load(&request.code)
-                .set_name(format!("={chunk_name}"))
-                .into_function()?,
-        };
-        f.call::<MultiValue>(())
+                .set_name(&name)
+                .into_function()?
+                .call::<MultiValue>(()),
+        }
     }
 
     fn outcome(&self, result: mlua::Result<MultiValue>, io: &RunIo, chunk: &str) -> Outcome {

@@ -42,6 +42,19 @@ fn print_and_io_write_are_captured_in_order() {
 }
 
 #[test]
+fn io_write_rejects_tables_with_luas_message() {
+    let c = run("io.write('a', {})");
+    let Outcome::Error { diagnostic } = &c.outcome else {
+        panic!("{:?}", c.outcome)
+    };
+    assert_eq!(
+        diagnostic.message,
+        "bad argument #2 to 'write' (string expected, got table)"
+    );
+    assert_eq!(diagnostic.line, Some(1));
+}
+
+#[test]
 fn io_read_reads_stdin() {
     let mut rt = LuaRuntime::new().unwrap();
     let c = run_in(

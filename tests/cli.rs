@@ -1,0 +1,385 @@
+//! The `polyrun` command line, end to end: output, exit codes, limits, JSON mode, stdin.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_polyrun");
+
+fn polyrun(args: &[&str]) -> Output {
+    polyrun_stdin(args, "")
+}
+
+fn polyrun_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn polyrun");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+#[test]
+fn sample_programs_print_their_output() {
+    let o = polyrun(&["run", "examples/hello.js"]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        "Hello from polyrun!\n{ languages: [ 'JavaScript', 'Lua' ], count: 2 }\n"
+    );
+    let o = polyrun(&["run", "examples/hello.lua"]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        "Hello from polyrun!\n1. JavaScript\n2. Lua\n"
+    );
+}
+
+#[test]
+fn eval_and_print_value() {
+    let o = polyrun(&["run", "--lang", "js", "-e", "console.log('a'); 6 * 7", "-p"]);
+    assert_eq!((code(&o), text(&o.stdout)), (0, "a\n42\n".to_string()));
+    let o = polyrun(&["run", "-l", "lua", "-e", "print(2^10)", "--inline"]);
+    assert_eq!((code(&o), text(&o.stdout)), (0, "1024.0\n".to_string()));
+    let o = polyrun(&["run", "-e", "1"]);
+    assert_eq!(code(&o), 2, "-e without --lang is a usage error");
+}
+
+#[test]
+fn json_mode_emits_one_valid_json_object_per_line() {
+    for lang in ["js", "lua"] {
+        let src = if lang == "js" {
+            "console.log('out'); console.error('err'); 1 + 1"
+        } else {
+            "print('out') io.stderr:write('err\\n') return 1 + 1"
+        };
+        let o = polyrun(&["run", "--lang", lang, "-e", src, "--json"]);
+        assert_eq!(code(&o), 0);
+        let lines: Vec<serde_json::Value> = text(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+            .collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[0]["type"], "stdout");
+        assert_eq!(lines[0]["text"], "out\n");
+        assert_eq!(lines[1]["type"], "stderr");
+        let done = &lines[2];
+        assert_eq!(done["type"], "done");
+        assert_eq!(done["exit_code"], 0);
+        assert_eq!(done["outcome"]["status"], "completed");
+        assert_eq!(done["outcome"]["value"]["text/plain"], "2");
+    }
+    let o = polyrun(&["run", "--lang", "js", "-e", "null.x", "--json"]);
+    assert_eq!(code(&o), 1);
+    let done: serde_json::Value =
+        serde_json::from_str(text(&o.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(done["outcome"]["diagnostic"]["kind"], "TypeError");
+}
+
+fn timed(args: &[&str]) -> (Output, Duration) {
+    let start = Instant::now();
+    let o = polyrun(args);
+    (o, start.elapsed())
+}
+
+#[test]
+fn infinite_loops_end_with_124_within_two_seconds() {
+    let cases: &[&[&str]] = &[
+        &[
+            "run",
+            "--lang",
+            "js",
+            "-e",
+            "while(true){}",
+            "--timeout",
+            "1s",
+        ],
+        &[
+            "run",
+            "--lang",
+            "js",
+            "-e",
+            "while(true){}",
+            "--timeout",
+            "1s",
+            "--isolation",
+            "worker",
+        ],
+        &[
+            "run",
+            "--lang",
+            "lua",
+            "-e",
+            "while true do end",
+            "--timeout",
+            "1s",
+            "--inline",
+        ],
+        &[
+            "run",
+            "--lang",
+            "lua",
+            "-e",
+            "while true do end",
+            "--timeout",
+            "1s",
+            "--isolation",
+            "worker",
+        ],
+        &[
+            "run",
+            "--lang",
+            "lua",
+            "-e",
+            "while true do pcall(function() while true do end end) end",
+            "--timeout",
+            "1s",
+        ],
+    ];
+    for args in cases {
+        let (o, took) = timed(args);
+        assert_eq!(code(&o), 124, "{args:?}: {}", text(&o.stderr));
+        assert!(took < Duration::from_secs(2), "{args:?} took {took:?}");
+        assert!(text(&o.stderr).contains("time limit exceeded"));
+    }
+}
+
+#[test]
+fn memory_bombs_end_with_125() {
+    let cases: &[&[&str]] = &[
+        &[
+            "run",
+            "--lang",
+            "js",
+            "-e",
+            "const s = ('x').repeat(1e9); s.length",
+        ],
+        &[
+            "run",
+            "--lang",
+            "js",
+            "-e",
+            "let a = []; while (true) a.push({ n: a.length })",
+        ],
+        &[
+            "run",
+            "--lang",
+            "js",
+            "-e",
+            "let s = 'x'; while (true) s = s + s",
+        ],
+        &[
+            "run",
+            "--lang",
+            "js",
+            "-e",
+            "let a = []; while (true) a.push({ n: a.length })",
+            "--inline",
+        ],
+        &[
+            "run",
+            "--lang",
+            "lua",
+            "-e",
+            "local t = {} while true do t[#t + 1] = {} end",
+        ],
+        &[
+            "run",
+            "--lang",
+            "lua",
+            "-e",
+            "local s = 'x' while true do s = s .. s end",
+            "--inline",
+        ],
+        &[
+            "run",
+            "--lang",
+            "lua",
+            "-e",
+            "local t = {} while true do t[#t + 1] = {} end",
+            "--isolation",
+            "worker",
+        ],
+    ];
+    for args in cases {
+        let mut args = args.to_vec();
+        args.extend(["--memory", "64MiB", "--timeout", "20s"]);
+        let o = polyrun(&args);
+        assert_eq!(code(&o), 125, "{args:?}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("memory limit exceeded"),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn output_floods_stop_at_max_output() {
+    for (lang, src) in [
+        (
+            "js",
+            "while (true) { try { console.log('flood') } catch (e) {} }",
+        ),
+        ("lua", "while true do pcall(print, 'flood') end"),
+    ] {
+        let o = polyrun(&["run", "--lang", lang, "-e", src, "--max-output", "10KiB"]);
+        assert_eq!(code(&o), 125, "{lang}");
+        assert_eq!(o.stdout.len(), 10 * 1024, "{lang}");
+        assert!(text(&o.stderr).contains("output limit exceeded"));
+    }
+}
+
+#[test]
+fn errors_are_reported_at_the_users_line() {
+    let dir = std::env::temp_dir().join(format!("polyrun-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        (
+            "rt.js",
+            "let a = 1;\nlet b = 2;\nundefinedFunction(a, b);\n",
+            "rt.js:3:1: ReferenceError: undefinedFunction is not defined",
+        ),
+        (
+            "rt2.js",
+            "console.log('ok');\nconst o = null;\nconsole.log(o.field);\n",
+            "rt2.js:3:15: TypeError:",
+        ),
+        (
+            "syn.js",
+            "let a = 1;\nlet b = 2;\nlet = = 3;\n",
+            "syn.js:3:7: SyntaxError:",
+        ),
+        (
+            "rt.lua",
+            "local a = 1\nlocal b = nil\nprint(a + b)\n",
+            "rt.lua:3: RuntimeError: attempt to perform arithmetic on a nil value (local 'b')",
+        ),
+        (
+            "syn.lua",
+            "local a = 1\nlocal b = 2\nlocal = 3\n",
+            "syn.lua:3: SyntaxError:",
+        ),
+    ];
+    for (name, src, expected) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, src).unwrap();
+        let p = path.display().to_string();
+        let o = polyrun(&["run", &p]);
+        assert_eq!(code(&o), 1, "{name}: {}", text(&o.stderr));
+        let first = text(&o.stderr)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let expected = format!("{}/{expected}", dir.display());
+        assert!(
+            first.starts_with(&expected),
+            "{name}: got {first:?}, want {expected:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_terminal_stdin_is_the_guests_stdin() {
+    let o = polyrun_stdin(
+        &[
+            "run",
+            "--lang",
+            "lua",
+            "-e",
+            "local n = io.read('n') local s = io.read() print(n * 2, s)",
+        ],
+        "21\nhello\n",
+    );
+    assert_eq!(text(&o.stdout), "42\thello\n");
+    let o = polyrun_stdin(
+        &[
+            "run",
+            "--lang",
+            "js",
+            "-e",
+            "const a = prompt('a? '); const b = readline(); console.log(a + b, readline())",
+        ],
+        "x\ny\n",
+    );
+    assert_eq!(text(&o.stdout), "a? xy null\n");
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    for args in [
+        vec!["run", "--lang", "cobol", "-e", "x"],
+        vec!["run", "does-not-exist.js"],
+        vec!["run", "--lang", "js", "-e", "1", "--timeout", "soon"],
+        vec!["run", "--lang", "js", "-e", "1", "--memory", "lots"],
+        vec!["run", "README.md"],
+        vec!["frobnicate"],
+    ] {
+        let o = polyrun(&args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", text(&o.stderr));
+    }
+    let o = polyrun(&["run", "--lang", "cobol", "-e", "x"]);
+    assert!(text(&o.stderr).contains("available: javascript, lua"));
+}
+
+#[test]
+fn ctrl_c_cancels_with_130() {
+    for extra in [&[][..], &["--inline"][..]] {
+        let mut args = vec![
+            "run",
+            "--lang",
+            "lua",
+            "-e",
+            "while true do end",
+            "--timeout",
+            "30s",
+        ];
+        args.extend(extra);
+        let child = Command::new(BIN)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), 130, "{args:?}: {}", text(&o.stderr));
+    }
+}
+
+#[test]
+fn langs_lists_languages() {
+    let o = polyrun(&["langs", "--json"]);
+    assert_eq!(code(&o), 0);
+    let ids: Vec<String> = text(&o.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["language"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["javascript", "lua"]);
+}

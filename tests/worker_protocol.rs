@@ -1,0 +1,215 @@
+//! The worker protocol spoken directly to `polyrun worker`, as a non-Rust client would.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+struct Worker {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl Worker {
+    fn start() -> Worker {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_polyrun"))
+            .arg("worker")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take().unwrap();
+        let output = BufReader::new(child.stdout.take().unwrap());
+        Worker {
+            child,
+            input,
+            output,
+        }
+    }
+
+    fn send(&mut self, v: Value) {
+        writeln!(self.input, "{v}").unwrap();
+        self.input.flush().unwrap();
+    }
+
+    fn send_raw(&mut self, line: &str) {
+        writeln!(self.input, "{line}").unwrap();
+    }
+
+    fn recv(&mut self) -> Value {
+        let mut line = String::new();
+        assert!(
+            self.output.read_line(&mut line).unwrap() > 0,
+            "worker closed its output"
+        );
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Messages up to and including the done (or error) message of `id`.
+    fn until_done(&mut self, id: &str) -> Vec<Value> {
+        let mut msgs = Vec::new();
+        loop {
+            let m = self.recv();
+            let end = (m["type"] == "done" || m["type"] == "error") && m["id"] == id;
+            msgs.push(m);
+            if end {
+                return msgs;
+            }
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn stdout_of(msgs: &[Value]) -> String {
+    msgs.iter()
+        .filter(|m| m["type"] == "event" && m["event"]["type"] == "stdout")
+        .map(|m| m["event"]["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn ready_run_events_done() {
+    let mut w = Worker::start();
+    let ready = w.recv();
+    assert_eq!(ready["type"], "ready");
+    assert_eq!(ready["protocol"], 1);
+    assert_eq!(ready["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(ready["capabilities"]["memory_ceiling"], true);
+    let langs: Vec<_> = ready["languages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["language"].clone())
+        .collect();
+    assert_eq!(langs, [json!("javascript"), json!("lua")]);
+
+    w.send(json!({"type": "run", "id": "a", "language": "lua", "code": "print('hi') return 7"}));
+    let msgs = w.until_done("a");
+    assert_eq!(stdout_of(&msgs), "hi\n");
+    let done = msgs.last().unwrap();
+    assert_eq!(
+        done["outcome"],
+        json!({"status": "completed", "value": {"text/plain": "7"}})
+    );
+    assert_eq!(done["replayed"], false);
+
+    // Language from the file name's extension.
+    w.send(json!({"type": "run", "id": "b", "code": "console.log(1)", "filename": "x.js"}));
+    assert_eq!(stdout_of(&w.until_done("b")), "1\n");
+}
+
+#[test]
+fn malformed_lines_and_unknown_languages_get_errors_and_the_worker_lives_on() {
+    let mut w = Worker::start();
+    w.recv();
+    w.send_raw("this is not json");
+    let e = w.recv();
+    assert_eq!(
+        (e["type"].as_str(), e["kind"].as_str()),
+        (Some("error"), Some("invalid_request"))
+    );
+    w.send(json!({"type": "run", "id": "x", "language": "cobol", "code": "x"}));
+    let e = w.recv();
+    assert_eq!(e["kind"], "unknown_language");
+    assert_eq!(e["id"], "x");
+    w.send(json!({"type": "run", "id": "y", "language": "js", "code": "1+1"}));
+    assert_eq!(
+        w.until_done("y").last().unwrap()["outcome"]["status"],
+        "completed"
+    );
+}
+
+#[test]
+fn input_requests_are_answered_with_input_commands() {
+    let mut w = Worker::start();
+    w.recv();
+    w.send(json!({"type": "run", "id": "i", "language": "js", "code": "console.log('got ' + readline()); console.log(readline())"}));
+    let m = w.recv();
+    assert_eq!(m, json!({"type": "input_request", "id": "i"}));
+    w.send(json!({"type": "input", "id": "i", "line": "line one"}));
+    let m = w.recv();
+    assert_eq!(m["event"]["text"], "got line one\n");
+    assert_eq!(w.recv()["type"], "input_request");
+    w.send(json!({"type": "input", "id": "i", "line": null}));
+    let msgs = w.until_done("i");
+    assert_eq!(stdout_of(&msgs), "null\n");
+}
+
+#[test]
+fn cancel_command_stops_a_preemptible_run() {
+    let mut w = Worker::start();
+    w.recv();
+    w.send(json!({"type": "run", "id": "c", "language": "lua", "code": "print('start') while true do end", "timeout_ms": 60000}));
+    assert_eq!(w.recv()["event"]["text"], "start\n");
+    w.send(json!({"type": "cancel", "id": "c"}));
+    let done = w.until_done("c").pop().unwrap();
+    assert_eq!(done["outcome"]["status"], "cancelled");
+}
+
+#[test]
+fn timeout_ms_and_limits_apply() {
+    let mut w = Worker::start();
+    w.recv();
+    w.send(json!({"type": "run", "id": "t", "language": "lua", "code": "while true do end", "timeout_ms": 200}));
+    assert_eq!(
+        w.until_done("t").pop().unwrap()["outcome"],
+        json!({"status": "limit_exceeded", "limit": "time"})
+    );
+    w.send(json!({"type": "run", "id": "o", "language": "lua", "code": "while true do print('x') end", "limits": {"output_bytes": 100}}));
+    let msgs = w.until_done("o");
+    assert_eq!(stdout_of(&msgs).len(), 100);
+    assert_eq!(msgs.last().unwrap()["outcome"]["limit"], "output");
+}
+
+#[test]
+fn idempotency_and_sessions() {
+    let mut w = Worker::start();
+    w.recv();
+    let run = json!({"type": "run", "id": "1", "language": "js", "code": "console.log(Math.random())", "idempotency_key": "same"});
+    w.send(run.clone());
+    let first = w.until_done("1");
+    let mut again = run;
+    again["id"] = "2".into();
+    w.send(again);
+    let second = w.until_done("2");
+    assert_eq!(stdout_of(&first), stdout_of(&second));
+    assert_eq!(second.last().unwrap()["replayed"], true);
+
+    w.send(json!({"type": "run", "id": "s1", "language": "lua", "code": "n = 10", "session": "s"}));
+    w.until_done("s1");
+    w.send(json!({"type": "run", "id": "s2", "language": "lua", "code": "n + 1", "session": "s"}));
+    assert_eq!(
+        w.until_done("s2").pop().unwrap()["outcome"]["value"]["text/plain"],
+        "11"
+    );
+    w.send(json!({"type": "run", "id": "s3", "language": "lua", "code": "n"}));
+    assert_eq!(
+        w.until_done("s3").pop().unwrap()["outcome"]["value"]["text/plain"],
+        "nil",
+        "no session: fresh state"
+    );
+    w.send(json!({"type": "end_session", "session": "s"}));
+    w.send(json!({"type": "run", "id": "s4", "language": "lua", "code": "n", "session": "s"}));
+    assert_eq!(
+        w.until_done("s4").pop().unwrap()["outcome"]["value"]["text/plain"],
+        "nil"
+    );
+}
+
+#[test]
+fn memory_ceiling_ends_the_worker_with_its_status() {
+    let mut w = Worker::start();
+    w.recv();
+    w.send(json!({"type": "run", "id": "m", "language": "js", "code": "let a = []; while (true) a.push([a.length])", "limits": {"memory_bytes": 33554432}}));
+    let status = w.child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(polyrun::manager::protocol::EXIT_MEMORY_LIMIT)
+    );
+}
