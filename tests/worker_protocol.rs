@@ -153,6 +153,20 @@ fn cancel_command_stops_a_preemptible_run() {
 }
 
 #[test]
+fn a_queued_run_cancelled_before_it_starts_runs_nothing() {
+    let mut w = Worker::start();
+    w.recv();
+    w.send(json!({"type": "run", "id": "a", "language": "lua", "code": "while true do end", "timeout_ms": 300}));
+    w.send(json!({"type": "run", "id": "b", "language": "js", "code": "console.log('b ran')"}));
+    w.send(json!({"type": "cancel", "id": "b"}));
+    let a = w.until_done("a");
+    assert_eq!(a.last().unwrap()["outcome"]["limit"], "time");
+    let b = w.until_done("b");
+    assert_eq!(b.last().unwrap()["outcome"]["status"], "cancelled");
+    assert_eq!(stdout_of(&b), "");
+}
+
+#[test]
 fn timeout_ms_and_limits_apply() {
     let mut w = Worker::start();
     w.recv();

@@ -37,6 +37,8 @@ pub(crate) enum Waited {
     Finished(Result<Outcome, Error>),
     /// The instance did not stop in time (or died); it must be dropped.
     Abandoned(Outcome),
+    /// The instance had already ended; nothing ran. Use a new one.
+    Gone,
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -126,7 +128,7 @@ impl Instance {
             reply: reply_tx,
         };
         if self.tx.send(job).is_err() {
-            return Waited::Finished(Err(Error::Internal("the instance has ended".into())));
+            return Waited::Gone;
         }
         let mut stop_seen: Option<Instant> = None;
         loop {

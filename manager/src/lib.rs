@@ -406,6 +406,10 @@ impl RuntimeManager {
                 Ok(outcome)
             }
             Waited::Finished(Err(e)) => Err(e),
+            Waited::Gone => Err(Error::Internal(format!(
+                "the {} instance ended at once",
+                desc.id
+            ))),
             Waited::Abandoned(outcome) => {
                 io.log(
                     LogLevel::Warn,
@@ -421,11 +425,6 @@ impl RuntimeManager {
     }
 
     fn take_worker(&self) -> Result<Worker, Error> {
-        let cmd = self
-            .inner
-            .worker
-            .as_ref()
-            .ok_or_else(|| Error::InvalidRequest("no worker command configured".into()))?;
         let mut idle = lock(&self.inner.idle_workers);
         while let Some(mut w) = idle.pop() {
             if w.is_alive() {
@@ -433,7 +432,7 @@ impl RuntimeManager {
             }
         }
         drop(idle);
-        Worker::spawn(cmd)
+        self.spawn_worker()
     }
 
     fn return_worker(&self, mut worker: Worker) {
@@ -455,14 +454,8 @@ impl RuntimeManager {
     ) -> Result<worker_client::WorkerRun, Error> {
         match session {
             Some((name, slot)) => {
-                let mut worker = match slot.take() {
-                    Some(mut w) => {
-                        if w.is_alive() {
-                            w
-                        } else {
-                            self.spawn_worker()?
-                        }
-                    }
+                let mut worker = match slot.take().and_then(|mut w| w.is_alive().then_some(w)) {
+                    Some(w) => w,
                     None => self.spawn_worker()?,
                 };
                 let r = worker.run(desc.id, request, Some(name), key, io, self.inner.grace);
@@ -566,7 +559,6 @@ impl Session {
         let grace = self.manager.inner.grace;
         let outcome = match self.isolation {
             Isolation::Worker => {
-                let had_worker = self.worker.is_some();
                 let run = self.manager.run_in_worker(
                     &self.desc,
                     &spec.request,
@@ -574,11 +566,8 @@ impl Session {
                     None,
                     &io,
                 )?;
-                if had_worker && self.worker.is_none()
-                    || matches!(run.outcome, Outcome::Crashed { .. })
-                {
-                    self.lost = self.worker.is_none();
-                }
+                // A worker that did not survive the run took the session's state with it.
+                self.lost = self.worker.is_none();
                 run.outcome
             }
             _ => {
@@ -594,6 +583,10 @@ impl Session {
                     Waited::Abandoned(outcome) => {
                         self.lost = true;
                         outcome
+                    }
+                    Waited::Gone => {
+                        self.lost = true;
+                        return Err(Error::Internal("the session's instance has ended".into()));
                     }
                 }
             }

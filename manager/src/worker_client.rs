@@ -2,7 +2,7 @@
 //! run's [`RunIo`], answer its stdin requests, and kill it when it passes its hard deadline or
 //! a cancel's grace period. A worker that dies still yields a well-formed outcome.
 
-use crate::protocol::{Command, EXIT_MEMORY_LIMIT, Message, RunCommand, WorkerCapabilities};
+use crate::protocol::{Command, EXIT_MEMORY_LIMIT, Message, RunCommand};
 use polyrun_engine::{Error, LimitKind, Outcome, RunIo, RunRequest};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -56,9 +56,6 @@ pub(crate) struct Worker {
     stderr_tail: Arc<Mutex<Vec<u8>>>,
     next_id: u64,
     dead: bool,
-    /// What the worker said it can do.
-    #[allow(dead_code)]
-    pub(crate) capabilities: WorkerCapabilities,
 }
 
 /// The result of one run on a worker.
@@ -153,14 +150,10 @@ impl Worker {
             stderr_tail,
             next_id: 0,
             dead: false,
-            capabilities: WorkerCapabilities::default(),
         };
         match worker.lines.recv_timeout(READY_TIMEOUT) {
             Ok(Line::Msg(m)) => match *m {
-                Message::Ready { capabilities, .. } => {
-                    worker.capabilities = capabilities;
-                    Ok(worker)
-                }
+                Message::Ready { .. } => Ok(worker),
                 other => Err(Error::Worker(format!(
                     "expected a ready message, got {other:?}"
                 ))),

@@ -98,16 +98,20 @@ struct RunArgs {
     print_value: bool,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Splits `1.5MiB` into `(1.5, "MiB")`; `what` names the expected kind of value in errors.
+fn split_number<'a>(s: &'a str, what: &str) -> Result<(f64, &'a str), String> {
     let s = s.trim();
     let (num, unit) = s.split_at(
         s.find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(s.len()),
     );
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (try 2s, 500ms)"))?;
-    let secs = match unit.trim() {
+    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not {what}"))?;
+    Ok((n, unit.trim()))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (n, unit) = split_number(s, "a duration (try 2s, 500ms)")?;
+    let secs = match unit {
         "" | "s" | "sec" => n,
         "ms" => n / 1000.0,
         "m" | "min" => n * 60.0,
@@ -121,15 +125,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(
-        s.find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size (try 64MiB)"))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (n, unit) = split_number(s, "a size (try 64MiB)")?;
+    let mult: f64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kib" => 1024.0,
         "m" | "mib" => 1024.0 * 1024.0,

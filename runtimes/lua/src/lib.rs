@@ -501,6 +501,10 @@ impl Runtime for LuaRuntime {
 
     fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
         io.control().arm(request.limits.wall_time);
+        if let Err(i) = io.check() {
+            // Cancelled (or out of time) before it started: run nothing.
+            return Ok(Outcome::from_interrupt(i));
+        }
         let limit = request
             .limits
             .memory_bytes

@@ -200,6 +200,13 @@ fn cancel_from_another_thread_stops_the_run() {
     assert_eq!(c.outcome, Outcome::Cancelled);
     // The instance stays usable.
     assert_eq!(run_in(&mut rt, req("40 + 2"), "").value(), Some("42"));
+
+    // Cancelled before it starts: nothing runs at all.
+    let control = RunControl::new();
+    control.cancel();
+    let c = capture::run_with(&mut rt, &req("ran = true"), "", control).unwrap();
+    assert_eq!(c.outcome, Outcome::Cancelled);
+    assert_eq!(run_in(&mut rt, req("ran"), "").value(), Some("nil"));
 }
 
 #[test]
