@@ -29,7 +29,10 @@ pub use io::{NoStdin, RunIo, Stdin, VecStdin};
 pub use limits::{LimitKind, Limits};
 pub use outcome::{Diagnostic, Frame, Outcome};
 pub use registry::Registry;
-pub use runtime::{Capabilities, LoadContext, RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo};
+pub use runtime::{
+    Capabilities, LoadContext, PrepareFn, PrepareReport, RunRequest, Runtime, RuntimeDescriptor,
+    RuntimeInfo,
+};
 
 /// The crate's version, reported by workers in their ready message.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -84,6 +84,7 @@ mod tests {
             version: "1",
             capabilities: Capabilities::default(),
             load: no_load,
+            prepare: None,
         }
     }
 

@@ -128,6 +128,21 @@ pub struct RuntimeDescriptor {
     pub capabilities: Capabilities,
     /// Makes a fresh instance. Called on the thread that will drive it.
     pub load: fn(&LoadContext) -> Result<Box<dyn Runtime>, Error>,
+    /// Fetches, verifies and precompiles what the backend needs ahead of its first run
+    /// (`polyrun fetch`); `None` for backends that need nothing.
+    pub prepare: Option<PrepareFn>,
+}
+
+/// Fetches and precompiles a backend's artifacts; see [`RuntimeDescriptor::prepare`].
+pub type PrepareFn = fn(&LoadContext) -> Result<PrepareReport, Error>;
+
+/// What [`RuntimeDescriptor::prepare`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrepareReport {
+    /// Human-readable lines, one per artifact or step.
+    pub lines: Vec<String>,
+    /// `false` when everything was already in place.
+    pub did_work: bool,
 }
 
 impl std::fmt::Debug for RuntimeDescriptor {

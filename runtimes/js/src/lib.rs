@@ -40,6 +40,7 @@ pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
         sessions: true,
     },
     load,
+    prepare: None,
 };
 
 /// Adds JavaScript to `registry`.

@@ -45,6 +45,7 @@ pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
         sessions: true,
     },
     load,
+    prepare: None,
 };
 
 /// Adds Lua to `registry`.

@@ -1,0 +1,430 @@
+//! # polyrun-ruby
+//!
+//! Ruby for polyrun: CRuby 3.4 compiled to WebAssembly (npm `@ruby/3.4-wasm-wasi`, the
+//! `ruby+stdlib.wasm` file, stdlib packed inside with wasi-vfs), hosted on [`polyrun_wasi`].
+//!
+//! The module is a reactor with the old wit-bindgen canonical ABI: `_initialize`, then
+//! `ruby-init(argv)`, then `rb-eval-string-protect(code)` returning a value handle; handles live
+//! in the store's [`polyrun_wasi::HandleTable`] through the `canonical_abi.resource_*` imports.
+//! User code runs through a small Ruby prelude (`src/prelude.rb`) that evaluates it in one
+//! top-level binding with the user's file name and line 1 (so backtraces carry the user's own
+//! lines) and reports the value or the exception as JSON.
+//!
+//! A non-session run gets a fresh VM (the manager resets instances between runs; a reset boots
+//! the next VM ahead of time). Any trap — deadline, cancel, memory or output limit — discards the
+//! VM. Ruby starts with `--disable-gems`.
+
+use polyrun_engine::{
+    Capabilities, Diagnostic, Error, Frame, LoadContext, MimeBundle, Outcome, PrepareReport,
+    Registry, RunIo, RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo,
+};
+use polyrun_packaging::{Cache, Fetched};
+use polyrun_wasi::{CallError, Compiled, HostState, IoSlot, WasiConfig, WasiInstance, WasiModule};
+use serde::Deserialize;
+use std::sync::{Arc, Mutex};
+use wasmtime::Caller;
+
+/// The packaging artifact this backend runs.
+pub const ARTIFACT: &str = "ruby";
+
+const PRELUDE: &str = include_str!("prelude.rb");
+const ARGV: [&str; 4] = ["ruby", "--disable-gems", "-EUTF-8", "-e_=0"];
+
+const RUBY_INIT: &str = "ruby-init: func(args: list<string>) -> ()";
+const EVAL: &str = "rb-eval-string-protect: func(str: string) -> tuple<handle<rb-abi-value>, s32>";
+const RSTRING_PTR: &str = "rstring-ptr: func(value: handle<rb-abi-value>) -> string";
+const RSTRING_POST: &str = "cabi_post_rstring-ptr";
+const DROP_VALUE: &str = "canonical_abi_drop_rb-abi-value";
+
+/// The descriptor this crate registers.
+pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
+    id: "ruby",
+    name: "Ruby",
+    aliases: &["rb", "cruby"],
+    extensions: &["rb"],
+    backend: "ruby.wasm+wasmtime",
+    version: "CRuby 3.4 (ruby.wasm 2.10.1)",
+    capabilities: Capabilities {
+        preemptible: true,
+        memory_limit: true,
+        stdin: true,
+        sessions: true,
+    },
+    load,
+    prepare: Some(prepare),
+};
+
+/// Adds Ruby to `registry`.
+pub fn register(registry: &mut Registry) {
+    registry.register(DESCRIPTOR);
+}
+
+fn load(ctx: &LoadContext) -> Result<Box<dyn Runtime>, Error> {
+    Ok(Box::new(RubyRuntime::new(ctx)?))
+}
+
+fn load_error(message: impl std::fmt::Display) -> Error {
+    Error::Load {
+        language: "ruby".into(),
+        message: message.to_string(),
+    }
+}
+
+/// Fetches and verifies ruby.wasm and compiles it into the module cache (what `polyrun fetch
+/// ruby` does). A second call only verifies.
+pub fn prepare(ctx: &LoadContext) -> Result<PrepareReport, Error> {
+    let cache = Cache::from_env();
+    let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
+    let (path, fetched) = cache
+        .ensure(artifact, &mut |p| report_fetch(ctx, p))
+        .map_err(load_error)?;
+    let mut lines = vec![format!(
+        "{} {}: {} ({})",
+        artifact.file,
+        artifact.version,
+        match fetched {
+            Fetched::AlreadyCached => "already cached, checksum verified",
+            Fetched::Downloaded => "downloaded, checksum verified",
+            Fetched::Repaired => "damaged cache file replaced, checksum verified",
+        },
+        path.display()
+    )];
+    let (_, compiled) = polyrun_wasi::compile_or_load(
+        "ruby",
+        &path,
+        &artifact.sha256,
+        &cache.compiled_dir(),
+        &|msg, secs| ctx.progress(msg, secs, None),
+    )?;
+    lines.push(match compiled {
+        Compiled::FromCache => "compiled module: already cached".to_string(),
+        Compiled::CompiledNow(t) => {
+            format!("compiled module: compiled in {:.1} s", t.as_secs_f64())
+        }
+    });
+    Ok(PrepareReport {
+        did_work: fetched != Fetched::AlreadyCached || compiled != Compiled::FromCache,
+        lines,
+    })
+}
+
+fn report_fetch(ctx: &LoadContext, p: polyrun_packaging::Progress) {
+    match p {
+        polyrun_packaging::Progress::Downloading { done, total } => {
+            ctx.progress("downloading ruby.wasm", done, total)
+        }
+        polyrun_packaging::Progress::Unpacking => ctx.progress("unpacking ruby.wasm", 0, None),
+        polyrun_packaging::Progress::Verifying => ctx.progress("verifying ruby.wasm", 0, None),
+    }
+}
+
+/// The compiled module and linker, shared by all Ruby instances of the process.
+fn module(ctx: &LoadContext) -> Result<Arc<WasiModule>, Error> {
+    static MODULE: Mutex<Option<Arc<WasiModule>>> = Mutex::new(None);
+    let mut slot = MODULE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = &*slot {
+        return Ok(m.clone());
+    }
+    let cache = Cache::from_env();
+    let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
+    let path = match cache.cached(artifact) {
+        Some(p) => p,
+        None => {
+            cache
+                .ensure(artifact, &mut |p| report_fetch(ctx, p))
+                .map_err(load_error)?
+                .0
+        }
+    };
+    let (compiled, _) = polyrun_wasi::compile_or_load(
+        "ruby",
+        &path,
+        &artifact.sha256,
+        &cache.compiled_dir(),
+        &|msg, secs| ctx.progress(msg, secs, None),
+    )?;
+    let mut m = WasiModule::new("ruby", compiled)?;
+    let linker = m.linker_mut();
+    linker
+        .func_wrap(
+            "canonical_abi",
+            "resource_new_rb-abi-value",
+            |mut c: Caller<'_, HostState>, value: i32| -> i32 {
+                c.data_mut().handles.insert(value)
+            },
+        )
+        .map_err(load_error)?;
+    linker
+        .func_wrap(
+            "canonical_abi",
+            "resource_get_rb-abi-value",
+            |c: Caller<'_, HostState>, handle: i32| -> wasmtime::Result<i32> {
+                c.data()
+                    .handles
+                    .get(handle)
+                    .ok_or_else(|| wasmtime::format_err!("unknown rb-abi-value handle {handle}"))
+            },
+        )
+        .map_err(load_error)?;
+    let m = Arc::new(m);
+    *slot = Some(m.clone());
+    Ok(m)
+}
+
+/// A Ruby VM: one instance, booted and with the prelude loaded.
+struct Vm {
+    inst: WasiInstance,
+}
+
+impl Vm {
+    fn alloc(&mut self, bytes: &[u8], align: i32) -> Result<(i32, i32), CallError> {
+        // One spare NUL after the bytes: the guest may read them as a C string.
+        let len = bytes.len() as i32;
+        let ptr: i32 = self.inst.call("cabi_realloc", (0, 0, align, len + 1))?;
+        self.inst.write(ptr, bytes)?;
+        self.inst.write(ptr + len, &[0])?;
+        Ok((ptr, len))
+    }
+
+    fn boot(module: &WasiModule, slot: &IoSlot) -> Result<Vm, Error> {
+        let config = WasiConfig {
+            args: vec!["ruby".into()],
+            ..WasiConfig::default()
+        };
+        let mut vm = Vm {
+            inst: module.instantiate(&config, slot)?,
+        };
+        vm.inst.set_run(None, None);
+        let e = |e: CallError| load_error(format!("booting the Ruby VM: {e}"));
+        vm.inst.call::<(), ()>("_initialize", ()).map_err(e)?;
+        let list: i32 = vm
+            .inst
+            .call("cabi_realloc", (0, 0, 4, ARGV.len() as i32 * 8))
+            .map_err(e)?;
+        for (i, arg) in ARGV.iter().enumerate() {
+            // ruby-init's strings are C strings: the NUL is counted in the length.
+            let mut bytes = arg.as_bytes().to_vec();
+            bytes.push(0);
+            let (ptr, len) = vm.alloc(&bytes, 1).map_err(e)?;
+            vm.inst.write_i32(list + i as i32 * 8, ptr).map_err(e)?;
+            vm.inst.write_i32(list + i as i32 * 8 + 4, len).map_err(e)?;
+        }
+        vm.inst
+            .call::<(i32, i32), ()>(RUBY_INIT, (list, ARGV.len() as i32))
+            .map_err(e)?;
+        match vm.eval(PRELUDE).map_err(e)? {
+            (_, 0) => Ok(vm),
+            (_, state) => Err(load_error(format!("the prelude failed (state {state})"))),
+        }
+    }
+
+    /// Evaluates `code`; returns the result's string value (if any) and Ruby's protect state.
+    fn eval(&mut self, code: &str) -> Result<(Option<String>, i32), CallError> {
+        let (ptr, len) = self.alloc(code.as_bytes(), 1)?;
+        let ret: i32 = self.inst.call(EVAL, (ptr, len))?;
+        let handle = self.inst.read_i32(ret)?;
+        let state = self.inst.read_i32(ret + 4)?;
+        if state != 0 {
+            self.release(handle)?;
+            return Ok((None, state));
+        }
+        let text = self.rstring(handle)?;
+        self.release(handle)?;
+        Ok((Some(text), 0))
+    }
+
+    fn rstring(&mut self, handle: i32) -> Result<String, CallError> {
+        let ret: i32 = self.inst.call(RSTRING_PTR, handle)?;
+        let ptr = self.inst.read_i32(ret)?;
+        let len = self.inst.read_i32(ret + 4)?;
+        let bytes = self.inst.read(ptr, len)?;
+        self.inst.call::<i32, ()>(RSTRING_POST, ret)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Lets Ruby's GC have the value again.
+    fn release(&mut self, handle: i32) -> Result<(), CallError> {
+        if let Some(value) = self.inst.handles().remove(handle) {
+            self.inst.call::<i32, ()>(DROP_VALUE, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// A Ruby string literal holding `s` exactly (single-quoted: only `\\` and `\'` are escapes).
+fn ruby_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\\' || c == '\'' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+#[derive(Deserialize)]
+struct Report {
+    ok: bool,
+    value: Option<String>,
+    exit: Option<i32>,
+    class: Option<String>,
+    message: Option<String>,
+    line: Option<u32>,
+    #[serde(default)]
+    frames: Vec<ReportFrame>,
+}
+
+#[derive(Deserialize)]
+struct ReportFrame {
+    function: Option<String>,
+    line: Option<u32>,
+}
+
+fn outcome_of(report: Report) -> Outcome {
+    if report.ok {
+        return match report.exit {
+            Some(code) if code != 0 => Outcome::Error {
+                diagnostic: Diagnostic::new("SystemExit", format!("exit status {code}")),
+            },
+            _ => Outcome::Completed {
+                value: report.value.map(MimeBundle::text),
+            },
+        };
+    }
+    let mut d = Diagnostic::new(
+        report.class.unwrap_or_else(|| "Exception".into()),
+        report.message.unwrap_or_default(),
+    )
+    .at(report.line, None);
+    d.frames = report
+        .frames
+        .into_iter()
+        .map(|f| Frame {
+            function: f.function,
+            line: f.line,
+            column: None,
+        })
+        .collect();
+    Outcome::Error { diagnostic: d }
+}
+
+/// A Ruby backend instance.
+pub struct RubyRuntime {
+    module: Arc<WasiModule>,
+    slot: IoSlot,
+    vm: Option<Vm>,
+    info: RuntimeInfo,
+}
+
+impl std::fmt::Debug for RubyRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RubyRuntime")
+            .field("booted", &self.vm.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RubyRuntime {
+    /// Loads the module (fetching and compiling it on first use) and boots a VM.
+    pub fn new(ctx: &LoadContext) -> Result<Self, Error> {
+        let module = module(ctx)?;
+        let slot = IoSlot::new();
+        let vm = Vm::boot(&module, &slot)?;
+        Ok(RubyRuntime {
+            module,
+            slot,
+            vm: Some(vm),
+            info: DESCRIPTOR.info(),
+        })
+    }
+
+    /// Bytes of linear memory the current VM uses (0 when none is booted).
+    pub fn memory_size(&self) -> usize {
+        self.vm.as_ref().map_or(0, |vm| vm.inst.memory_size())
+    }
+
+    fn execute(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
+        let vm = match &mut self.vm {
+            Some(vm) => vm,
+            None => self.vm.insert(Vm::boot(&self.module, &self.slot)?),
+        };
+        let file = request
+            .filename
+            .as_deref()
+            .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f))
+            .filter(|f| !f.is_empty())
+            .unwrap_or("main.rb");
+        let code = format!(
+            "Polyrun.run({}, {})",
+            ruby_literal(&request.code),
+            ruby_literal(file)
+        );
+        vm.inst
+            .set_run(Some(io.control()), request.limits.memory_bytes);
+        let result = vm.eval(&code);
+        vm.inst.set_run(None, None);
+        Ok(match result {
+            Ok((Some(json), 0)) => match serde_json::from_str::<Report>(&json) {
+                Ok(r) => outcome_of(r),
+                Err(e) => Outcome::Crashed {
+                    reason: format!("unreadable report from the Ruby prelude: {e}"),
+                },
+            },
+            Ok((_, state)) => Outcome::Error {
+                diagnostic: Diagnostic::new(
+                    "Exception",
+                    format!("the program ended abnormally (Ruby state {state})"),
+                ),
+            },
+            Err(CallError::Stopped(i)) => Outcome::from_interrupt(i),
+            Err(CallError::Exit(0)) => Outcome::Completed { value: None },
+            Err(CallError::Exit(code)) => Outcome::Error {
+                diagnostic: Diagnostic::new("SystemExit", format!("exit status {code}")),
+            },
+            Err(CallError::Trap(t)) => Outcome::Crashed {
+                reason: format!("the Ruby VM trapped: {t}"),
+            },
+        })
+    }
+}
+
+impl Runtime for RubyRuntime {
+    fn info(&self) -> &RuntimeInfo {
+        &self.info
+    }
+
+    fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
+        io.control().arm(request.limits.wall_time);
+        if let Err(i) = io.check() {
+            return Ok(Outcome::from_interrupt(i));
+        }
+        self.slot.set(Some(io.clone()));
+        let outcome = self.execute(request, io);
+        self.slot.set(None);
+        if self.vm.as_ref().is_some_and(|vm| vm.inst.poisoned()) {
+            // A trapped store is never reused.
+            self.vm = None;
+        }
+        outcome
+    }
+
+    fn reset(&mut self) -> Result<(), Error> {
+        // Boot the next VM now, so that the next run does not wait for it.
+        self.vm = None;
+        self.vm = Some(Vm::boot(&self.module, &self.slot)?);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_round_trip_quotes_and_backslashes() {
+        assert_eq!(ruby_literal(r"a'b\c #{x}"), r"'a\'b\\c #{x}'");
+    }
+}

@@ -1,0 +1,214 @@
+//! Guest stdio wired to the current run's [`RunIo`]: writes are forwarded as they happen (and
+//! trap the guest once the run must stop, e.g. past the output limit); reads take a line of the
+//! run's stdin when the guest asks.
+
+use bytes::Bytes;
+use polyrun_engine::{RunIo, Stream};
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use wasmtime_wasi::cli::{IsTerminal, StdinStream, StdoutStream};
+use wasmtime_wasi::p2::{InputStream, OutputStream, Pollable, StreamError, StreamResult};
+
+/// Which run an instance's stdio serves right now. Set it before a run, clear it after.
+#[derive(Clone, Default)]
+pub struct IoSlot {
+    io: Arc<Mutex<Option<RunIo>>>,
+    pending: Arc<Mutex<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for IoSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoSlot").finish_non_exhaustive()
+    }
+}
+
+impl IoSlot {
+    /// An empty slot (output is dropped, stdin is at its end).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `io` from now on (`None`: nobody).
+    pub fn set(&self, io: Option<RunIo>) {
+        *self.io.lock().unwrap_or_else(|p| p.into_inner()) = io;
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The run served now.
+    pub fn get(&self) -> Option<RunIo> {
+        self.io.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn stdout(&self) -> Out {
+        Out {
+            slot: self.clone(),
+            stream: Stream::Stdout,
+        }
+    }
+
+    pub(crate) fn stderr(&self) -> Out {
+        Out {
+            slot: self.clone(),
+            stream: Stream::Stderr,
+        }
+    }
+
+    pub(crate) fn stdin(&self) -> In {
+        In { slot: self.clone() }
+    }
+
+    fn write(&self, stream: Stream, bytes: &[u8]) -> Result<(), String> {
+        let Some(io) = self.get() else { return Ok(()) };
+        io.write(stream, &String::from_utf8_lossy(bytes))
+            .map_err(|i| format!("polyrun: {i:?}"))
+    }
+
+    /// Up to `size` bytes of stdin, reading a new line when none are pending; empty at the end.
+    fn read(&self, size: usize) -> Vec<u8> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.is_empty() {
+            let Some(io) = self.get() else {
+                return Vec::new();
+            };
+            match io.read_line() {
+                Some(line) => {
+                    pending.extend_from_slice(line.as_bytes());
+                    pending.push(b'\n');
+                }
+                None => return Vec::new(),
+            }
+        }
+        let n = size.min(pending.len());
+        pending.drain(..n).collect()
+    }
+}
+
+/// A guest output stream.
+pub(crate) struct Out {
+    slot: IoSlot,
+    stream: Stream,
+}
+
+impl IsTerminal for Out {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for Out {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(Out {
+            slot: self.slot.clone(),
+            stream: self.stream,
+        })
+    }
+
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(Out {
+            slot: self.slot.clone(),
+            stream: self.stream,
+        })
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Out {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for Out {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.slot
+            .write(self.stream, &bytes)
+            // A trap, so the guest cannot catch it as an I/O error and carry on.
+            .map_err(|m| StreamError::trap(&m))
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 << 10)
+    }
+}
+
+impl tokio::io::AsyncWrite for Out {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(
+            self.slot
+                .write(self.stream, buf)
+                .map(|()| buf.len())
+                .map_err(io::Error::other),
+        )
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The guest's stdin.
+pub(crate) struct In {
+    slot: IoSlot,
+}
+
+impl IsTerminal for In {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdinStream for In {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncRead + Send + Sync> {
+        Box::new(In {
+            slot: self.slot.clone(),
+        })
+    }
+
+    fn p2_stream(&self) -> Box<dyn InputStream> {
+        Box::new(In {
+            slot: self.slot.clone(),
+        })
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for In {
+    async fn ready(&mut self) {}
+}
+
+impl InputStream for In {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        let data = self.slot.read(size);
+        if data.is_empty() && size > 0 {
+            return Err(StreamError::Closed);
+        }
+        Ok(Bytes::from(data))
+    }
+}
+
+impl tokio::io::AsyncRead for In {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let data = self.slot.read(buf.remaining());
+        buf.put_slice(&data);
+        Poll::Ready(Ok(()))
+    }
+}
