@@ -1,7 +1,7 @@
 //! # polyrun
 //!
-//! A multi-language code playground engine: run untrusted snippets of JavaScript (Boa) and Lua
-//! (mlua) behind one contract — streamed output, stdin, hard limits that guest code cannot
+//! A multi-language code playground engine: run untrusted snippets of JavaScript (Boa), Lua
+//! (mlua) and Ruby (ruby.wasm on wasmtime) behind one contract — streamed output, stdin, hard limits that guest code cannot
 //! catch, structured errors with the user's own line numbers, rich values — in process or in an
 //! isolated worker process.
 //!
@@ -22,7 +22,9 @@
 //! Programs that use worker isolation through [`manager`] re-execute themselves as workers:
 //! call [`serve_worker_if_requested`] first thing in `main`.
 //!
-//! Languages are cargo features: `lang-js`, `lang-lua` (both default).
+//! Languages are cargo features: `lang-js`, `lang-lua`, `lang-ruby` (all default). Ruby's
+//! runtime (ruby.wasm) is fetched from the npm registry on first use, verified against its pinned
+//! sha256 and compiled once into the cache (`polyrun fetch ruby` does it ahead of time).
 
 pub use polyrun_engine as engine;
 pub use polyrun_engine::{
@@ -48,6 +50,8 @@ pub fn register_all(registry: &mut Registry) {
     polyrun_js::register(registry);
     #[cfg(feature = "lang-lua")]
     polyrun_lua::register(registry);
+    #[cfg(feature = "lang-ruby")]
+    polyrun_ruby::register(registry);
 }
 
 /// A manager builder with every compiled-in language and the running executable as the worker

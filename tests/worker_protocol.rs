@@ -87,7 +87,7 @@ fn ready_run_events_done() {
         .iter()
         .map(|l| l["language"].clone())
         .collect();
-    assert_eq!(langs, [json!("javascript"), json!("lua")]);
+    assert_eq!(langs, [json!("javascript"), json!("lua"), json!("ruby")]);
 
     w.send(json!({"type": "run", "id": "a", "language": "lua", "code": "print('hi') return 7"}));
     let msgs = w.until_done("a");

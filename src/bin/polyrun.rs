@@ -8,6 +8,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 #[global_allocator]
@@ -47,6 +48,14 @@ enum Cmd {
     },
     /// Serve the worker protocol (JSON lines) on stdin/stdout; used by the manager.
     Worker,
+    /// Download, verify and precompile what languages need (all of them by default).
+    Fetch {
+        /// Languages to prepare (ids or aliases); all by default.
+        langs: Vec<String>,
+        /// List the pinned artifacts and whether they are cached, and fetch nothing.
+        #[arg(long)]
+        list: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -166,6 +175,139 @@ impl Stdin for TermStdin {
             }
         }
     }
+}
+
+/// Progress events on stderr: a bar (or spinner) on a terminal, one line per stage otherwise.
+struct ProgressView {
+    current: Mutex<Option<(String, indicatif::ProgressBar)>>,
+    terminal: bool,
+}
+
+fn progress_view() -> &'static ProgressView {
+    static VIEW: OnceLock<ProgressView> = OnceLock::new();
+    VIEW.get_or_init(|| ProgressView {
+        current: Mutex::new(None),
+        terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    })
+}
+
+impl ProgressView {
+    fn show(&self, stage: &str, done: u64, total: Option<u64>) {
+        use indicatif::{ProgressBar, ProgressStyle};
+        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if cur.as_ref().is_none_or(|(s, _)| s != stage) {
+            if let Some((_, bar)) = cur.take() {
+                bar.finish_and_clear();
+            }
+            if !self.terminal {
+                eprintln!("polyrun: {stage}...");
+            }
+            let bar = match total {
+                Some(t) => ProgressBar::new(t).with_style(
+                    ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                ),
+                None => ProgressBar::new_spinner().with_style(
+                    ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ),
+            };
+            if !self.terminal {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            bar.set_message(stage.to_string());
+            *cur = Some((stage.to_string(), bar));
+        }
+        if let Some((_, bar)) = cur.as_ref() {
+            match total {
+                Some(_) => bar.set_position(done),
+                None => bar.tick(),
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((_, bar)) = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn fetch(langs: Vec<String>, list: bool) -> u8 {
+    if list {
+        let cache = polyrun_packaging::Cache::from_env();
+        println!("cache: {}", cache.root().display());
+        for a in polyrun_packaging::artifacts() {
+            let status = match cache.cached(a) {
+                Some(p) => format!("cached at {}", p.display()),
+                None => "not fetched".to_string(),
+            };
+            println!(
+                "{:<8} {} — {} ({} bytes, sha256 {}…) from {} {}@{}: {status}",
+                a.name,
+                a.version,
+                a.description,
+                a.size,
+                &a.sha256[..12],
+                a.source.registry,
+                a.source.package,
+                a.source.version
+            );
+        }
+        return exit::OK;
+    }
+    let registry = polyrun::registry();
+    let descs: Vec<polyrun::engine::RuntimeDescriptor> = if langs.is_empty() {
+        registry.descriptors().to_vec()
+    } else {
+        let mut out = Vec::new();
+        for l in &langs {
+            match registry.get(l) {
+                Ok(d) => out.push(*d),
+                Err(e) => return host_error(&e, false),
+            }
+        }
+        out
+    };
+    let mut code = exit::OK;
+    for d in descs {
+        let Some(prepare) = d.prepare else {
+            if !langs.is_empty() {
+                println!("{}: nothing to fetch (built in)", d.id);
+            }
+            continue;
+        };
+        let ctx = polyrun::engine::LoadContext::with_progress(Arc::new(|e| {
+            if let Event::Progress { stage, done, total } = e {
+                progress_view().show(&stage, done, total);
+            }
+        }));
+        let result = prepare(&ctx);
+        progress_view().finish();
+        match result {
+            Ok(report) => {
+                for line in &report.lines {
+                    println!("{}: {line}", d.id);
+                }
+                if !report.did_work {
+                    println!("{}: nothing to do, everything was already in place", d.id);
+                }
+            }
+            Err(e) => {
+                eprintln!("polyrun: {}: {e}", d.id);
+                code = exit::INTERNAL;
+            }
+        }
+    }
+    code
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -290,6 +432,7 @@ fn run(args: RunArgs) -> u8 {
         Err(e) => return host_error(&e, json),
     };
     alloc::set_ceiling(None, 0);
+    progress_view().finish();
 
     let code = match &result.outcome {
         Outcome::Completed { .. } => exit::OK,
@@ -346,6 +489,7 @@ fn emit(e: &Event, json: bool) {
     }
     match e {
         Event::Stdout { text } => {
+            progress_view().finish();
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(text.as_bytes());
             let _ = out.flush();
@@ -361,6 +505,7 @@ fn emit(e: &Event, json: bool) {
         Event::Log { level, message } if *level != polyrun::engine::LogLevel::Debug => {
             eprintln!("polyrun: {message}");
         }
+        Event::Progress { stage, done, total } => progress_view().show(stage, *done, *total),
         _ => {}
     }
 }
@@ -376,7 +521,7 @@ fn langs(json: bool) -> u8 {
         } else {
             let exts: Vec<String> = d.extensions.iter().map(|e| format!(".{e}")).collect();
             println!(
-                "{:<12} {:<28} {:<8} {:<30} {}",
+                "{:<12} {:<28} {:<20} {:<30} {}",
                 d.id,
                 d.aliases.join(", "),
                 d.backend,
@@ -393,6 +538,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Cmd::Run(args) => run(args),
         Cmd::Langs { json } => langs(json),
+        Cmd::Fetch { langs, list } => fetch(langs, list),
         Cmd::Worker => match polyrun::serve_worker() {
             Ok(()) => exit::OK,
             Err(e) => {

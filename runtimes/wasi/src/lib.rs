@@ -318,9 +318,20 @@ pub fn compile_or_load(
     Ok((module, Compiled::CompiledNow(took)))
 }
 
+/// sha256 of a file, streamed (compiled modules are tens of MB).
 fn polyrun_file_sha256(path: &Path) -> Result<String, Error> {
-    let bytes = std::fs::read(path)?;
-    Ok(hex(&Sha256::digest(&bytes)))
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
 }
 
 impl WasiModule {

@@ -1,0 +1,187 @@
+//! Ruby through the CLI and the manager, and `polyrun fetch`, end to end. ruby.wasm comes from
+//! the npm registry through polyrun-packaging (cached in the user's cache after the first run).
+
+use polyrun::{Isolation, LimitKind, Limits, Outcome, RunSpec, RuntimeManager, WorkerCommand};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_polyrun");
+
+fn polyrun_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn polyrun(args: &[&str], stdin: &str) -> Output {
+    polyrun_env(args, stdin, &[])
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn hello_stdin_errors_timeout_and_memory_through_the_cli() {
+    let o = polyrun(&["run", "examples/hello.rb"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        "Hello from polyrun!\n1. JavaScript\n2. Lua\n3. Ruby\n"
+    );
+
+    let o = polyrun(
+        &["run", "-l", "ruby", "-e", "puts gets.upcase"],
+        "echo me\n",
+    );
+    assert_eq!(text(&o.stdout), "ECHO ME\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hello.rb");
+    std::fs::write(&file, "puts 'one'\nraise \"boom\"\n").unwrap();
+    let o = polyrun(&["run", file.to_str().unwrap()], "");
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.starts_with(&format!("{}:2: RuntimeError: boom", file.display())),
+        "{err}"
+    );
+
+    let start = Instant::now();
+    let o = polyrun(
+        &["run", "-l", "ruby", "-e", "loop {}", "--timeout", "1s"],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(124));
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    let o = polyrun(&["run", "-l", "ruby", "-e", "puts :next"], "");
+    assert_eq!(text(&o.stdout), "next\n");
+
+    let o = polyrun(
+        &[
+            "run",
+            "-l",
+            "ruby",
+            "-e",
+            "a = []; loop { a << 'x' * 1_000_000 }",
+            "--memory",
+            "256MiB",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+}
+
+#[test]
+fn sessions_keep_defs_and_variables_and_plain_runs_start_clean() {
+    let m = RuntimeManager::builder()
+        .registry(polyrun::registry())
+        .worker_command(WorkerCommand::new(BIN))
+        .build();
+    for iso in [Isolation::InProcess, Isolation::Worker] {
+        let mut s = m.session("ruby", Some(iso)).unwrap();
+        s.run(RunSpec::code("def twice(x) = x * 2\nbase = 20"))
+            .unwrap();
+        let r = s.run(RunSpec::code("twice(base) + 2")).unwrap();
+        assert_eq!(value(&r.outcome), Some("42".into()), "{iso:?}");
+        let r = m
+            .run(RunSpec::new("ruby", "defined?(base).inspect").isolation(iso))
+            .unwrap();
+        assert_eq!(value(&r.outcome), Some("\"nil\"".into()), "{iso:?}");
+    }
+    let r = m
+        .run(RunSpec::new("rb", "loop {}").limits(Limits {
+            wall_time: Some(Duration::from_millis(300)),
+            ..Limits::default()
+        }))
+        .unwrap();
+    assert_eq!(
+        r.outcome,
+        Outcome::LimitExceeded {
+            limit: LimitKind::Time
+        }
+    );
+    assert_eq!(
+        r.isolation,
+        Isolation::InProcess,
+        "Ruby is preemptible: auto keeps it in process"
+    );
+}
+
+fn value(o: &Outcome) -> Option<String> {
+    match o {
+        Outcome::Completed { value: Some(v) } => v.plain().map(str::to_string),
+        _ => None,
+    }
+}
+
+#[test]
+fn fetch_downloads_verifies_precompiles_then_does_nothing_and_repairs_damage() {
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("POLYRUN_CACHE", cache.path().to_str().unwrap())];
+    let o = polyrun_env(&["fetch", "ruby"], "", &env);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
+    assert!(out.contains("downloaded, checksum verified"), "{out}");
+    assert!(out.contains("compiled module: compiled in"), "{out}");
+    println!("{out}");
+
+    let o = polyrun_env(&["fetch", "ruby"], "", &env);
+    let out = text(&o.stdout);
+    assert!(out.contains("already cached, checksum verified"), "{out}");
+    assert!(out.contains("compiled module: already cached"), "{out}");
+    assert!(out.contains("nothing to do"), "{out}");
+
+    let o = polyrun_env(&["fetch", "--list"], "", &env);
+    assert!(text(&o.stdout).contains("ruby") && text(&o.stdout).contains("cached at"));
+
+    // Damage the cached file (same size): detected and fetched again.
+    let artifact = polyrun_packaging::artifact("ruby").unwrap();
+    let path = polyrun_packaging::Cache::at(cache.path()).path_of(artifact);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[1000] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let o = polyrun_env(&["fetch", "ruby"], "", &env);
+    let out = text(&o.stdout);
+    assert!(out.contains("damaged cache file replaced"), "{out}");
+    assert_eq!(
+        polyrun_packaging::sha256_file(&path).unwrap(),
+        artifact.sha256
+    );
+
+    // A damaged compiled module is compiled again rather than loaded.
+    let compiled: Vec<_> = std::fs::read_dir(cache.path().join("compiled"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert_eq!(compiled.len(), 1);
+    let mut bytes = std::fs::read(&compiled[0]).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&compiled[0], bytes).unwrap();
+    let o = polyrun_env(&["run", "-l", "ruby", "-e", "puts 6 * 7"], "", &env);
+    assert_eq!(text(&o.stdout), "42\n", "{}", text(&o.stderr));
+
+    let o = polyrun_env(&["fetch", "cobol"], "", &env);
+    assert_eq!(o.status.code(), Some(2));
+}
