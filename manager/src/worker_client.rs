@@ -297,7 +297,16 @@ impl Worker {
                         outcome,
                         replayed,
                         ..
-                    } if i == id => return Ok(WorkerRun { outcome, replayed }),
+                    } if i == id => {
+                        // A `cancel` we sent because our own control tripped (the deadline,
+                        // say) may reach the worker before its own check does: report why we
+                        // stopped it, not how it heard.
+                        let outcome = match (&outcome, control.interrupted()) {
+                            (Outcome::Cancelled, Some(i)) => Outcome::from_interrupt(i),
+                            _ => outcome,
+                        };
+                        return Ok(WorkerRun { outcome, replayed });
+                    }
                     Message::Error {
                         id: Some(i),
                         message,

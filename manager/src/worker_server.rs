@@ -90,6 +90,18 @@ struct Executor {
     warm: HashMap<&'static str, Box<dyn Runtime>>,
     sessions: HashMap<String, Box<dyn Runtime>>,
     recorded: LruCache<String, Recorded>,
+    /// The instance of the last non-session run, to reset and park once its `done` is out.
+    to_reset: Option<(&'static str, Box<dyn Runtime>)>,
+}
+
+impl Executor {
+    fn park_after_reset(&mut self) {
+        if let Some((id, mut rt)) = self.to_reset.take()
+            && rt.reset().is_ok()
+        {
+            self.warm.insert(id, rt);
+        }
+    }
 }
 
 impl Executor {
@@ -274,11 +286,9 @@ impl Executor {
                     Some(s) => {
                         self.sessions.insert(s.to_string(), rt);
                     }
-                    None => {
-                        if rt.reset().is_ok() {
-                            self.warm.insert(desc.id, rt);
-                        }
-                    }
+                    // Reset after `done` is sent (in `execute`), not before: the caller should
+                    // not wait for the next run's fresh state.
+                    None => self.to_reset = Some((desc.id, rt)),
                 }
                 Ok(outcome)
             }
@@ -339,10 +349,14 @@ pub fn serve(
                 warm: HashMap::new(),
                 sessions: HashMap::new(),
                 recorded: LruCache::new(NonZeroUsize::new(IDEMPOTENCY_CAPACITY).expect("non-zero")),
+                to_reset: None,
             };
             for cmd in jobs_rx {
                 match cmd {
-                    Command::Run(run) => executor.execute(run),
+                    Command::Run(run) => {
+                        executor.execute(run);
+                        executor.park_after_reset();
+                    }
                     Command::EndSession { session } => {
                         executor.sessions.remove(&session);
                     }
