@@ -57,6 +57,16 @@ impl RunRequest {
             limits: Limits::default(),
         }
     }
+
+    /// The base name of [`RunRequest::filename`] (`dir/main.lua` → `main.lua`), or `default`:
+    /// the name backends put in diagnostics.
+    pub fn file_name<'a>(&'a self, default: &'a str) -> &'a str {
+        self.filename
+            .as_deref()
+            .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f))
+            .filter(|f| !f.is_empty())
+            .unwrap_or(default)
+    }
 }
 
 /// A language backend instance. One instance holds one guest state (globals survive between
@@ -170,5 +180,22 @@ impl RuntimeDescriptor {
     pub fn answers_to(&self, name: &str) -> bool {
         self.id.eq_ignore_ascii_case(name)
             || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_name_is_the_base_name_or_the_default() {
+        let mut r = RunRequest::new("x");
+        assert_eq!(r.file_name("input"), "input");
+        r.filename = Some("dir/sub/main.lua".into());
+        assert_eq!(r.file_name("input"), "main.lua");
+        r.filename = Some(r"C:\code\a.js".into());
+        assert_eq!(r.file_name("input"), "a.js");
+        r.filename = Some("dir/".into());
+        assert_eq!(r.file_name("input"), "input");
     }
 }

@@ -340,8 +340,7 @@ impl Runtime for JsRuntime {
             None => limits.set_recursion_limit(usize::MAX),
         }
         self.context.insert_data(io.clone());
-        let name = request.filename.as_deref().unwrap_or("input.js");
-        let path = std::path::Path::new(name.rsplit(['/', '\\']).next().unwrap_or(name));
+        let path = std::path::Path::new(request.file_name("input.js"));
         let source = Source::from_bytes(request.code.as_bytes()).with_path(path);
         let mut result = self.context.eval(source);
         if result.is_ok() {

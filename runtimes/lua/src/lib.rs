@@ -485,16 +485,6 @@ fn find_stop(e: &mlua::Error) -> Option<Interrupt> {
     }
 }
 
-/// The chunk name diagnostics use: the file's base name, or `input`.
-fn chunk_name(request: &RunRequest) -> String {
-    request
-        .filename
-        .as_deref()
-        .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f).to_string())
-        .filter(|f| !f.is_empty())
-        .unwrap_or_else(|| "input".to_string())
-}
-
 impl Runtime for LuaRuntime {
     fn info(&self) -> &RuntimeInfo {
         &self.info
@@ -518,7 +508,7 @@ impl Runtime for LuaRuntime {
             .set_memory_limit(limit)
             .map_err(|e| Error::Internal(e.to_string()))?;
         self.lua.set_app_data(io.clone());
-        let chunk = chunk_name(request);
+        let chunk = request.file_name("input").to_string();
         let result = self.execute(request, &chunk);
         let outcome = self.outcome(result, io, &chunk);
         self.lua.remove_app_data::<RunIo>();

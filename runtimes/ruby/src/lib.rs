@@ -89,13 +89,7 @@ pub fn prepare(ctx: &LoadContext) -> Result<PrepareReport, Error> {
         },
         path.display()
     )];
-    let (_, compiled) = polyrun_wasi::compile_or_load(
-        "ruby",
-        &path,
-        &artifact.sha256,
-        &cache.compiled_dir(),
-        &|msg, secs| ctx.progress(msg, secs, None),
-    )?;
+    let (_, compiled) = compile(ctx, &cache, &path)?;
     lines.push(match compiled {
         Compiled::FromCache => "compiled module: already cached".to_string(),
         Compiled::CompiledNow(t) => {
@@ -106,6 +100,22 @@ pub fn prepare(ctx: &LoadContext) -> Result<PrepareReport, Error> {
         did_work: fetched != Fetched::AlreadyCached || compiled != Compiled::FromCache,
         lines,
     })
+}
+
+/// The compiled module for the verified ruby.wasm at `path`, from the cache or compiled now.
+fn compile(
+    ctx: &LoadContext,
+    cache: &Cache,
+    path: &std::path::Path,
+) -> Result<(wasmtime::Module, Compiled), Error> {
+    let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
+    polyrun_wasi::compile_or_load(
+        "ruby",
+        path,
+        &artifact.sha256,
+        &cache.compiled_dir(),
+        &|msg, secs| ctx.progress(msg, secs, None),
+    )
 }
 
 fn report_fetch(ctx: &LoadContext, p: polyrun_packaging::Progress) {
@@ -136,13 +146,7 @@ fn module(ctx: &LoadContext) -> Result<Arc<WasiModule>, Error> {
                 .0
         }
     };
-    let (compiled, _) = polyrun_wasi::compile_or_load(
-        "ruby",
-        &path,
-        &artifact.sha256,
-        &cache.compiled_dir(),
-        &|msg, secs| ctx.progress(msg, secs, None),
-    )?;
+    let (compiled, _) = compile(ctx, &cache, &path)?;
     let mut m = WasiModule::new("ruby", compiled)?;
     let linker = m.linker_mut();
     linker
@@ -351,12 +355,7 @@ impl RubyRuntime {
             Some(vm) => vm,
             None => self.vm.insert(Vm::boot(&self.module, &self.slot)?),
         };
-        let file = request
-            .filename
-            .as_deref()
-            .map(|f| f.rsplit(['/', '\\']).next().unwrap_or(f))
-            .filter(|f| !f.is_empty())
-            .unwrap_or("main.rb");
+        let file = request.file_name("main.rb");
         let code = format!(
             "Polyrun.run({}, {})",
             ruby_literal(&request.code),

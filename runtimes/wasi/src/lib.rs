@@ -258,7 +258,7 @@ pub fn compile_or_load(
     let cwasm = compiled_dir.join(compiled_name(sha256));
     let sidecar = cwasm.with_extension("cwasm.sha256");
     if let (Ok(expected), true) = (std::fs::read_to_string(&sidecar), cwasm.exists()) {
-        let actual = polyrun_file_sha256(&cwasm)?;
+        let actual = polyrun_packaging::sha256_file(&cwasm)?;
         if actual == expected.trim() {
             // SAFETY: the file was written by `Module::serialize` of this wasmtime version and
             // configuration (its name says so) and its checksum matches what we wrote.
@@ -316,22 +316,6 @@ pub fn compile_or_load(
         .unwrap_or_else(|p| p.into_inner())
         .insert(sha256.to_string(), module.clone());
     Ok((module, Compiled::CompiledNow(took)))
-}
-
-/// sha256 of a file, streamed (compiled modules are tens of MB).
-fn polyrun_file_sha256(path: &Path) -> Result<String, Error> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
 }
 
 impl WasiModule {
