@@ -91,6 +91,14 @@ impl RunIo {
         &self.inner.control
     }
 
+    /// What a backend calls first in [`crate::Runtime::run`]: starts the wall-clock budget of
+    /// `request` (unless the caller already did) and returns the outcome to report at once if
+    /// the run was stopped before it began — then nothing of it must run.
+    pub fn begin(&self, request: &crate::RunRequest) -> Option<crate::Outcome> {
+        self.inner.control.arm(request.limits.wall_time);
+        self.check().err().map(crate::Outcome::from_interrupt)
+    }
+
     /// `Err` with the reason once the run must stop (cancel, deadline, a limit).
     pub fn check(&self) -> Result<(), Interrupt> {
         match self.inner.control.check() {

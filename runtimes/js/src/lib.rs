@@ -329,10 +329,8 @@ impl Runtime for JsRuntime {
     }
 
     fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
-        io.control().arm(request.limits.wall_time);
-        if let Err(i) = io.check() {
-            // Cancelled (or out of time) before it started: run nothing.
-            return Ok(Outcome::from_interrupt(i));
+        if let Some(stopped) = io.begin(request) {
+            return Ok(stopped);
         }
         let limits = self.context.runtime_limits_mut();
         match request.limits.recursion_depth {

@@ -491,10 +491,8 @@ impl Runtime for LuaRuntime {
     }
 
     fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
-        io.control().arm(request.limits.wall_time);
-        if let Err(i) = io.check() {
-            // Cancelled (or out of time) before it started: run nothing.
-            return Ok(Outcome::from_interrupt(i));
+        if let Some(stopped) = io.begin(request) {
+            return Ok(stopped);
         }
         let limit = request
             .limits

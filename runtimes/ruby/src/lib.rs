@@ -396,9 +396,8 @@ impl Runtime for RubyRuntime {
     }
 
     fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
-        io.control().arm(request.limits.wall_time);
-        if let Err(i) = io.check() {
-            return Ok(Outcome::from_interrupt(i));
+        if let Some(stopped) = io.begin(request) {
+            return Ok(stopped);
         }
         self.slot.set(Some(io.clone()));
         let outcome = self.execute(request, io);
