@@ -1,39 +1,17 @@
 //! The `polyrun` command line, end to end: output, exit codes, limits, JSON mode, stdin.
 
-use std::io::Write;
+mod common;
+
+use common::{BIN, code, polyrun_env, text};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_polyrun");
-
 fn polyrun(args: &[&str]) -> Output {
-    polyrun_stdin(args, "")
+    polyrun_env(args, "", &[])
 }
 
 fn polyrun_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn polyrun");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
+    polyrun_env(args, stdin, &[])
 }
 
 #[test]

@@ -1,38 +1,15 @@
 //! Ruby through the CLI and the manager, and `polyrun fetch`, end to end. ruby.wasm comes from
 //! the npm registry through polyrun-packaging (cached in the user's cache after the first run).
 
+mod common;
+
+use common::{BIN, polyrun_env, text};
 use polyrun::{Isolation, LimitKind, Limits, Outcome, RunSpec, RuntimeManager, WorkerCommand};
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_polyrun");
-
-fn polyrun_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 fn polyrun(args: &[&str], stdin: &str) -> Output {
     polyrun_env(args, stdin, &[])
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
