@@ -43,6 +43,7 @@ fn main() {
     for (lang, code) in [
         ("lua", "print('hi')"),
         ("javascript", "console.log('hi')"),
+        ("python", "print('hi')"),
         ("ruby", "puts 'hi'"),
     ] {
         let cold = first_output(&m, lang, code);

@@ -22,7 +22,8 @@
 //! Programs that use worker isolation through [`manager`] re-execute themselves as workers:
 //! call [`serve_worker_if_requested`] first thing in `main`.
 //!
-//! Languages are cargo features: `lang-js`, `lang-lua`, `lang-ruby` (all default). Ruby's
+//! Languages are cargo features: `lang-js`, `lang-lua`, `lang-python`, `lang-ruby` (all
+//! default). Ruby's
 //! runtime (ruby.wasm) is fetched from the npm registry on first use, verified against its pinned
 //! sha256 and compiled once into the cache (`polyrun fetch ruby` does it ahead of time).
 
@@ -50,6 +51,8 @@ pub fn register_all(registry: &mut Registry) {
     polyrun_js::register(registry);
     #[cfg(feature = "lang-lua")]
     polyrun_lua::register(registry);
+    #[cfg(feature = "lang-python")]
+    polyrun_python::register(registry);
     #[cfg(feature = "lang-ruby")]
     polyrun_ruby::register(registry);
 }

@@ -316,7 +316,7 @@ fn usage_errors_exit_with_2() {
         assert_eq!(code(&o), 2, "{args:?}: {}", text(&o.stderr));
     }
     let o = polyrun(&["run", "--lang", "cobol", "-e", "x"]);
-    assert!(text(&o.stderr).contains("available: javascript, lua, ruby"));
+    assert!(text(&o.stderr).contains("available: javascript, lua, python, ruby"));
 }
 
 #[test]
@@ -359,5 +359,5 @@ fn langs_lists_languages() {
                 .to_string()
         })
         .collect();
-    assert_eq!(ids, ["javascript", "lua", "ruby"]);
+    assert_eq!(ids, ["javascript", "lua", "python", "ruby"]);
 }

@@ -53,7 +53,7 @@ fn languages_resolve_by_alias_and_extension_and_unknown_lists_available() {
         .to_string();
     assert_eq!(
         err,
-        "unknown language `brainfuck` (available: javascript, lua, ruby)"
+        "unknown language `brainfuck` (available: javascript, lua, python, ruby)"
     );
     assert!(
         m.run(RunSpec::code("x")).is_err(),

@@ -87,7 +87,15 @@ fn ready_run_events_done() {
         .iter()
         .map(|l| l["language"].clone())
         .collect();
-    assert_eq!(langs, [json!("javascript"), json!("lua"), json!("ruby")]);
+    assert_eq!(
+        langs,
+        [
+            json!("javascript"),
+            json!("lua"),
+            json!("python"),
+            json!("ruby")
+        ]
+    );
 
     w.send(json!({"type": "run", "id": "a", "language": "lua", "code": "print('hi') return 7"}));
     let msgs = w.until_done("a");
@@ -102,6 +110,14 @@ fn ready_run_events_done() {
     // Language from the file name's extension.
     w.send(json!({"type": "run", "id": "b", "code": "console.log(1)", "filename": "x.js"}));
     assert_eq!(stdout_of(&w.until_done("b")), "1\n");
+
+    w.send(json!({"type": "run", "id": "c", "code": "print('py')\n6 * 7", "filename": "m.py"}));
+    let msgs = w.until_done("c");
+    assert_eq!(stdout_of(&msgs), "py\n");
+    assert_eq!(
+        msgs.last().unwrap()["outcome"],
+        json!({"status": "completed", "value": {"text/plain": "42"}})
+    );
 }
 
 #[test]

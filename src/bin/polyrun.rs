@@ -364,7 +364,9 @@ fn print_diagnostic(d: &Diagnostic, file: &str) {
             (Some(l), None) => {
                 let _ = writeln!(err, "    at {name} ({file}:{l})");
             }
-            _ => {}
+            (None, _) => {
+                let _ = writeln!(err, "    {name}");
+            }
         }
     }
 }

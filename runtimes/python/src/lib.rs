@@ -1,0 +1,513 @@
+//! # polyrun-python
+//!
+//! Python 3 for polyrun, through [RustPython](https://github.com/RustPython/RustPython)
+//! (`rustpython-vm` 0.5; 0.6 needs rustc 1.96, see `docs/languages/python.md`).
+//!
+//! ## The sandbox, by construction
+//! RustPython is built without its `host_env` and `stdio` features: the interpreter has no
+//! native `posix`/`nt`, `_socket`, `_ctypes`, `_signal`, `select`, `mmap` or `FileIO`, so no
+//! Python code can reach the host's files, processes, sockets, signals or native libraries,
+//! whatever it imports. The standard library's Python half is frozen into the binary (nothing
+//! is read from disk at run time). A prelude (`prelude.py`) then supplies what pure-Python
+//! modules expect of the missing pieces: an `os` (also `posix`) with paths, constants and an
+//! empty environment whose host-touching functions raise `PermissionError`, an `open` that
+//! refuses, and `sys.stdin`/`stdout`/`stderr` that talk to the run's [`RunIo`].
+//!
+//! ## Limits
+//! Wall time and cancel use RustPython's own signal check (once per bytecode instruction): a
+//! process-wide ticker thread polls every running interpreter's [`polyrun_engine::RunControl`]
+//! and, once it reports an interrupt, sends that interpreter a signal that raises
+//! `KeyboardInterrupt` — and sends itself again, so the next instruction raises again and a
+//! guest `except BaseException:` cannot keep the run alive. `time.sleep` and `input()` wait
+//! interruptibly. A long call into native code (a huge `pow`, a catastrophic regex) is not
+//! interrupted: the manager's worker process is the hard stop there, and for memory, which
+//! RustPython cannot bound in process.
+
+use polyrun_engine::{
+    Capabilities, Diagnostic, Error, Frame, Interrupt, LoadContext, MimeBundle, Outcome, Registry,
+    RunIo, RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo, Stream,
+};
+use rustpython_vm::builtins::{PyListRef, PyStrRef};
+use rustpython_vm::compiler::Mode;
+use rustpython_vm::function::ArgIntoFloat;
+use rustpython_vm::scope::Scope;
+use rustpython_vm::signal::{UserSignal, UserSignalSender, user_signal_channel};
+use rustpython_vm::{
+    AsObject, Interpreter, PyObjectRef, PyResult, Settings, TryFromObject, VirtualMachine,
+};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[cfg_attr(target_arch = "wasm32", path = "ticker_web.rs")]
+mod ticker;
+
+/// The prelude run in every new interpreter.
+const PRELUDE: &str = include_str!("prelude.py");
+
+/// The descriptor this crate registers.
+pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
+    id: "python",
+    name: "Python",
+    aliases: &["py", "python3"],
+    extensions: &["py"],
+    backend: "rustpython",
+    version: "Python 3.14 (RustPython 0.5)",
+    capabilities: Capabilities {
+        preemptible: true,
+        memory_limit: false,
+        stdin: true,
+        sessions: true,
+    },
+    load,
+    prepare: None,
+};
+
+/// Adds Python to `registry`.
+pub fn register(registry: &mut Registry) {
+    registry.register(DESCRIPTOR);
+}
+
+fn load(_: &LoadContext) -> Result<Box<dyn Runtime>, Error> {
+    Ok(Box::new(PythonRuntime::new()?))
+}
+
+/// What the host functions of the prelude reach: the run in progress.
+type Slot = Rc<RefCell<Option<RunIo>>>;
+
+/// A live interpreter and the prelude's helpers.
+struct State {
+    scope: Scope,
+    bundle: PyObjectRef,
+    describe: PyObjectRef,
+    exit_code: PyObjectRef,
+    set_recursion_limit: PyObjectRef,
+    /// Dropped last: everything above belongs to it.
+    interp: Interpreter,
+}
+
+/// A RustPython interpreter with polyrun's sandbox installed.
+pub struct PythonRuntime {
+    info: RuntimeInfo,
+    slot: Slot,
+    signals: UserSignalSender,
+    /// The number of the run in progress; a stop signal sent for an earlier run does nothing.
+    generation: Arc<AtomicU64>,
+    state: State,
+}
+
+impl std::fmt::Debug for PythonRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PythonRuntime")
+            .field("generation", &self.generation.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+fn load_error(message: impl Into<String>) -> Error {
+    Error::Load {
+        language: "python".into(),
+        message: message.into(),
+    }
+}
+
+/// The message of the exception a stop raises inside the guest.
+fn stop_message(i: Interrupt) -> String {
+    match i {
+        Interrupt::Cancelled => "polyrun: run cancelled".into(),
+        Interrupt::Limit(l) => format!("polyrun: {l} limit exceeded"),
+    }
+}
+
+fn stop_exception(
+    vm: &VirtualMachine,
+    i: Interrupt,
+) -> rustpython_vm::builtins::PyBaseExceptionRef {
+    vm.new_exception_msg(
+        vm.ctx.exceptions.keyboard_interrupt.to_owned(),
+        stop_message(i).into(),
+    )
+}
+
+/// The signal that stops run number `generation`: raises in the guest and re-arms itself, so
+/// the instruction after a guest's `except` raises again.
+fn stop_signal(
+    io: RunIo,
+    current: Arc<AtomicU64>,
+    generation: u64,
+    tx: UserSignalSender,
+) -> UserSignal {
+    Box::new(move |vm| {
+        if current.load(Ordering::SeqCst) != generation {
+            return Ok(());
+        }
+        match io.control().interrupted() {
+            None => Ok(()),
+            Some(i) => {
+                let again = stop_signal(io.clone(), current.clone(), generation, tx.clone());
+                let _ = tx.send(again);
+                Err(stop_exception(vm, i))
+            }
+        }
+    })
+}
+
+/// The run in progress, for a host function.
+fn current(slot: &Slot, vm: &VirtualMachine) -> PyResult<RunIo> {
+    slot.borrow()
+        .clone()
+        .ok_or_else(|| vm.new_runtime_error("polyrun: no run in progress".to_owned()))
+}
+
+fn io_result(vm: &VirtualMachine, r: Result<(), Interrupt>) -> PyResult<()> {
+    r.map_err(|i| stop_exception(vm, i))
+}
+
+impl PythonRuntime {
+    /// A fresh sandboxed interpreter.
+    pub fn new() -> Result<Self, Error> {
+        let slot: Slot = Rc::new(RefCell::new(None));
+        let (tx, rx) = user_signal_channel();
+        let state = Self::boot(&slot, rx)?;
+        Ok(PythonRuntime {
+            info: DESCRIPTOR.info(),
+            slot,
+            signals: tx,
+            generation: Arc::new(AtomicU64::new(0)),
+            state,
+        })
+    }
+
+    fn settings() -> Settings {
+        let mut s = Settings::default();
+        s.import_site = false;
+        s.isolated = true;
+        s.ignore_environment = true;
+        s.user_site_directory = false;
+        s.write_bytecode = false;
+        s.safe_path = true;
+        s.install_signal_handlers = false;
+        s.argv = vec![String::new()];
+        s
+    }
+
+    fn boot(slot: &Slot, rx: rustpython_vm::signal::UserSignalReceiver) -> Result<State, Error> {
+        let builder = Interpreter::builder(Self::settings());
+        let natives = rustpython_stdlib::stdlib_module_defs(&builder.ctx);
+        let interp = builder
+            .add_native_modules(&natives)
+            .add_frozen_modules(rustpython_pylib::FROZEN_STDLIB)
+            .init_hook(move |vm| vm.set_user_signal_channel(rx))
+            .build();
+        let slot = slot.clone();
+        let parts = interp.enter(|vm| {
+            let setup = || -> PyResult<_> {
+                let dict = vm.ctx.new_dict();
+                let module = vm.new_module("_polyrun", dict.clone(), None);
+                dict.set_item("__builtins__", vm.builtins.clone().into(), vm)?;
+                Self::install_host_functions(vm, &dict, &slot)?;
+                vm.sys_module
+                    .get_attr("modules", vm)?
+                    .set_item("_polyrun", module.into(), vm)?;
+                let code = vm
+                    .compile(PRELUDE, Mode::Exec, "<polyrun>".to_owned())
+                    .map_err(|e| vm.new_syntax_error(&e, Some(PRELUDE)))?;
+                vm.run_code_obj(code, Scope::with_builtins(None, dict.clone(), vm))?;
+                let time = vm.import("time", 0)?;
+                time.set_attr("sleep", dict.get_item("_sleep", vm)?, vm)?;
+                let scope = vm.new_scope_with_main()?;
+                Ok((
+                    scope,
+                    dict.get_item("_bundle", vm)?,
+                    dict.get_item("_describe", vm)?,
+                    dict.get_item("_exit_code", vm)?,
+                    vm.sys_module.get_attr("setrecursionlimit", vm)?,
+                ))
+            };
+            setup().map_err(|e| {
+                let mut text = String::new();
+                let _ = vm.write_exception(&mut text, &e);
+                text
+            })
+        });
+        let (scope, bundle, describe, exit_code, set_recursion_limit) =
+            parts.map_err(load_error)?;
+        Ok(State {
+            scope,
+            bundle,
+            describe,
+            exit_code,
+            set_recursion_limit,
+            interp,
+        })
+    }
+}
+
+impl PythonRuntime {
+    /// Puts `_write`, `_readline`, `_sleep` and `_urandom` into the prelude's globals.
+    fn install_host_functions(
+        vm: &VirtualMachine,
+        dict: &rustpython_vm::builtins::PyDictRef,
+        slot: &Slot,
+    ) -> PyResult<()> {
+        let s = slot.clone();
+        let write = vm.new_function(
+            "_write",
+            move |fd: i32, text: PyStrRef, vm: &VirtualMachine| -> PyResult<()> {
+                let io = current(&s, vm)?;
+                let stream = if fd == 2 {
+                    Stream::Stderr
+                } else {
+                    Stream::Stdout
+                };
+                io_result(vm, io.write(stream, &text.to_string_lossy()))
+            },
+        );
+        let s = slot.clone();
+        let readline = vm.new_function(
+            "_readline",
+            move |vm: &VirtualMachine| -> PyResult<Option<String>> {
+                let io = current(&s, vm)?;
+                let line = io.read_line();
+                io_result(vm, io.check())?;
+                Ok(line.map(|l| l + "\n"))
+            },
+        );
+        let s = slot.clone();
+        let sleep = vm.new_function(
+            "_sleep",
+            move |seconds: ArgIntoFloat, vm: &VirtualMachine| -> PyResult<()> {
+                let seconds = seconds.into_float();
+                if seconds.is_nan() || seconds < 0.0 {
+                    return Err(vm.new_value_error("sleep length must be non-negative".to_owned()));
+                }
+                let io = current(&s, vm)?;
+                let end =
+                    web_time::Instant::now() + std::time::Duration::from_secs_f64(seconds.min(1e9));
+                loop {
+                    io_result(vm, io.check())?;
+                    let now = web_time::Instant::now();
+                    if now >= end {
+                        return Ok(());
+                    }
+                    ticker::pause((end - now).min(std::time::Duration::from_millis(10)));
+                }
+            },
+        );
+        let urandom = vm.new_function(
+            "_urandom",
+            move |n: isize, vm: &VirtualMachine| -> PyResult<Vec<u8>> {
+                let n = usize::try_from(n)
+                    .map_err(|_| vm.new_value_error("negative argument not allowed".to_owned()))?;
+                let mut buf = vec![0u8; n];
+                getrandom::fill(&mut buf)
+                    .map_err(|e| vm.new_runtime_error(format!("urandom: {e}")))?;
+                Ok(buf)
+            },
+        );
+        for (name, f) in [
+            ("_write", write),
+            ("_readline", readline),
+            ("_sleep", sleep),
+            ("_urandom", urandom),
+        ] {
+            dict.set_item(name, f.into(), vm)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the request's code in the session's `__main__` and turns the result into an outcome.
+    fn execute(&self, vm: &VirtualMachine, request: &RunRequest, io: &RunIo) -> Outcome {
+        let file = request.file_name("main.py").to_string();
+        let depth = request.limits.recursion_depth.unwrap_or(100_000).max(10);
+        // The module's own frame counts, as in CPython.
+        let _ = self
+            .state
+            .set_recursion_limit
+            .call((depth as usize + 1,), vm);
+        let result = self.run_code(vm, &request.code, &file);
+        let outcome = match result {
+            Ok(value) if vm.is_none(&value) => Outcome::Completed { value: None },
+            Ok(value) => match self
+                .state
+                .bundle
+                .call((value,), vm)
+                .and_then(|b| strings(vm, b))
+            {
+                Ok(parts) => {
+                    let mut bundle = MimeBundle::default();
+                    for pair in parts.chunks(2) {
+                        if let [mime, data] = pair {
+                            bundle = bundle.with(mime.clone(), data.clone());
+                        }
+                    }
+                    Outcome::Completed {
+                        value: Some(bundle),
+                    }
+                }
+                Err(e) => self.error(vm, e, &file, io),
+            },
+            Err(e) => self.error(vm, e, &file, io),
+        };
+        match io.control().interrupted() {
+            Some(i) => Outcome::from_interrupt(i),
+            None => outcome,
+        }
+    }
+
+    /// Runs `code` in `__main__`; the value of a final expression statement is the result (the
+    /// REPL rule). The statements before it and the expression are compiled separately, each
+    /// keeping its lines in the user's file.
+    fn run_code(&self, vm: &VirtualMachine, code: &str, file: &str) -> PyResult {
+        let syntax_error = |e: rustpython_vm::compiler::CompileError, src: &str| {
+            vm.new_syntax_error(&e, Some(src))
+        };
+        let scope = || self.state.scope.clone();
+        if let Some((start, end)) = last_expression(code) {
+            let (body, expr) = (&code[..start], &code[start..end]);
+            // Blank lines put the expression on its own line (eval mode rejects leading
+            // spaces, so after a `;` its columns are counted from the expression's start).
+            let padded = format!("{}{}", "\n".repeat(body.matches('\n').count()), expr);
+            let compiled = vm
+                .compile(body, Mode::Exec, file.to_owned())
+                .map_err(|e| syntax_error(e, code))
+                .and_then(|b| {
+                    vm.compile(&padded, Mode::Eval, file.to_owned())
+                        .map(|e| (b, e))
+                        .map_err(|e| syntax_error(e, &padded))
+                });
+            if let Ok((body, expr)) = compiled {
+                vm.run_code_obj(body, scope())?;
+                return vm.run_code_obj(expr, scope());
+            }
+        }
+        let compiled = vm
+            .compile(code, Mode::Exec, file.to_owned())
+            .map_err(|e| syntax_error(e, code))?;
+        vm.run_code_obj(compiled, scope())
+    }
+
+    /// The outcome of an uncaught exception.
+    fn error(
+        &self,
+        vm: &VirtualMachine,
+        exc: rustpython_vm::builtins::PyBaseExceptionRef,
+        file: &str,
+        io: &RunIo,
+    ) -> Outcome {
+        if let Some(i) = io.control().interrupted() {
+            return Outcome::from_interrupt(i);
+        }
+        if exc.fast_isinstance(vm.ctx.exceptions.system_exit) {
+            let (code, text) = self
+                .state
+                .exit_code
+                .call((exc.clone(),), vm)
+                .and_then(|r| strings(vm, r))
+                .ok()
+                .and_then(|p| match p.as_slice() {
+                    [code, text] => Some((code.parse::<i64>().unwrap_or(1), text.clone())),
+                    _ => None,
+                })
+                .unwrap_or((1, String::new()));
+            if code == 0 {
+                return Outcome::Completed { value: None };
+            }
+            let message = if text.is_empty() {
+                format!("exit status {code}")
+            } else {
+                let _ = io.write(Stream::Stderr, &format!("{text}\n"));
+                text
+            };
+            return Outcome::Error {
+                diagnostic: Diagnostic::new("SystemExit", message),
+            };
+        }
+        let described = self
+            .state
+            .describe
+            .call((exc.clone(), file.to_owned()), vm)
+            .and_then(|r| strings(vm, r));
+        let diagnostic = match described {
+            Ok(parts) if parts.len() >= 4 => {
+                let num = |s: &str| s.parse::<u32>().ok();
+                let mut d = Diagnostic::new(parts[0].clone(), parts[1].trim_end())
+                    .at(num(&parts[2]), num(&parts[3]));
+                d.frames = parts[4..]
+                    .chunks(2)
+                    .filter_map(|p| match p {
+                        [name, line] => Some(Frame {
+                            function: Some(name.clone()),
+                            line: num(line),
+                            column: None,
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                d
+            }
+            _ => Diagnostic::new(exc.class().name().to_string(), ""),
+        };
+        if let Some(i) = io.control().interrupted() {
+            return Outcome::from_interrupt(i);
+        }
+        Outcome::Error { diagnostic }
+    }
+}
+
+/// The byte range of the last statement when it is an expression statement.
+fn last_expression(code: &str) -> Option<(usize, usize)> {
+    use rustpython_vm::compiler::{ast, parser};
+    let parsed = parser::parse_module(code).ok()?;
+    match parsed.syntax().body.last()? {
+        ast::Stmt::Expr(e) => Some((e.range.start().to_usize(), e.range.end().to_usize())),
+        _ => None,
+    }
+}
+
+/// A Python list of `str` as Rust strings.
+fn strings(vm: &VirtualMachine, list: PyObjectRef) -> PyResult<Vec<String>> {
+    let list = PyListRef::try_from_object(vm, list)?;
+    let items = list.borrow_vec().to_vec();
+    items
+        .into_iter()
+        .map(|item| PyStrRef::try_from_object(vm, item).map(|s| s.to_string_lossy().into_owned()))
+        .collect()
+}
+
+impl Runtime for PythonRuntime {
+    fn info(&self) -> &RuntimeInfo {
+        &self.info
+    }
+
+    fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
+        if let Some(stopped) = io.begin(request) {
+            return Ok(stopped);
+        }
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        *self.slot.borrow_mut() = Some(io.clone());
+        let (tx, current, signal_io) = (self.signals.clone(), self.generation.clone(), io.clone());
+        let watch = ticker::watch(
+            io.control().clone(),
+            Box::new(move || {
+                let signal =
+                    stop_signal(signal_io.clone(), current.clone(), generation, tx.clone());
+                let _ = tx.send(signal);
+            }),
+        );
+        let outcome = self.state.interp.enter(|vm| self.execute(vm, request, io));
+        drop(watch);
+        // Signals still queued for this run now do nothing.
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *self.slot.borrow_mut() = None;
+        Ok(outcome)
+    }
+
+    fn reset(&mut self) -> Result<(), Error> {
+        let (tx, rx) = user_signal_channel();
+        self.state = Self::boot(&self.slot, rx)?;
+        self.signals = tx;
+        Ok(())
+    }
+}
