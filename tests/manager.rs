@@ -1,5 +1,8 @@
 //! The manager: isolation levels, warm reuse, sessions, cancel, worker death and replacement.
 
+mod common;
+
+use common::value;
 use polyrun::{
     Event, Isolation, LimitKind, Limits, Outcome, RunSpec, RuntimeManager, WorkerCommand,
 };
@@ -95,13 +98,6 @@ fn warm_instances_are_reset_before_reuse() {
             let (_, _, r) = run(&m, RunSpec::new(lang, probe).isolation(iso));
             assert_eq!(value(&r.outcome), Some(clean.to_string()), "{lang} {iso:?}");
         }
-    }
-}
-
-fn value(o: &Outcome) -> Option<String> {
-    match o {
-        Outcome::Completed { value: Some(v) } => v.plain().map(str::to_string),
-        _ => None,
     }
 }
 

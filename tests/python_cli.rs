@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{BIN, polyrun_env, text};
+use common::{BIN, polyrun_env, text, value};
 use polyrun::{Isolation, LimitKind, Limits, Outcome, RunSpec, RuntimeManager, WorkerCommand};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -154,13 +154,6 @@ fn a_repr_html_value_is_text_html_in_json_output() {
             .contains("Badge object"),
         "{out}"
     );
-}
-
-fn value(o: &Outcome) -> Option<String> {
-    match o {
-        Outcome::Completed { value: Some(v) } => v.plain().map(str::to_string),
-        _ => None,
-    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{BIN, polyrun_env, text};
+use common::{BIN, polyrun_env, text, value};
 use polyrun::{Isolation, LimitKind, Limits, Outcome, RunSpec, RuntimeManager, WorkerCommand};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -101,13 +101,6 @@ fn sessions_keep_defs_and_variables_and_plain_runs_start_clean() {
         Isolation::InProcess,
         "Ruby is preemptible: auto keeps it in process"
     );
-}
-
-fn value(o: &Outcome) -> Option<String> {
-    match o {
-        Outcome::Completed { value: Some(v) } => v.plain().map(str::to_string),
-        _ => None,
-    }
 }
 
 #[test]

@@ -37,3 +37,11 @@ pub fn text(b: &[u8]) -> String {
 pub fn code(o: &Output) -> i32 {
     o.status.code().expect("exited normally")
 }
+
+/// The `text/plain` value of a completed outcome.
+pub fn value(o: &polyrun::Outcome) -> Option<String> {
+    match o {
+        polyrun::Outcome::Completed { value: Some(v) } => v.plain().map(str::to_string),
+        _ => None,
+    }
+}

@@ -53,11 +53,42 @@ class _Buffer:
         pass
 
 
-class _Output:
+class _Stream:
+    """What the standard streams share: text, UTF-8, no file descriptor."""
+
     encoding = "utf-8"
     errors = "strict"
     newlines = None
     closed = False
+    mode = "r"
+
+    def isatty(self):
+        return False
+
+    def readable(self):
+        return self.mode == "r"
+
+    def writable(self):
+        return self.mode == "w"
+
+    def seekable(self):
+        return False
+
+    def fileno(self):
+        raise _io.UnsupportedOperation("fileno")
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+    def __repr__(self):
+        return "<_io.TextIOWrapper name='%s' mode='%s' encoding='utf-8'>" % (self.name, self.mode)
+
+
+class _Output(_Stream):
+    mode = "w"
     line_buffering = False
 
     def __init__(self, fd, name):
@@ -75,52 +106,13 @@ class _Output:
         for line in lines:
             self.write(line)
 
-    def flush(self):
-        pass
 
-    def isatty(self):
-        return False
-
-    def writable(self):
-        return True
-
-    def readable(self):
-        return False
-
-    def seekable(self):
-        return False
-
-    def fileno(self):
-        raise _io.UnsupportedOperation("fileno")
-
-    def close(self):
-        pass
-
-    def __repr__(self):
-        return "<_io.TextIOWrapper name='%s' mode='w' encoding='utf-8'>" % self.name
-
-
-class _Input:
-    encoding = "utf-8"
-    errors = "strict"
-    newlines = None
-    closed = False
+class _Input(_Stream):
     name = "<stdin>"
 
     def readline(self, size=-1):
         line = _readline()
-        if line is None:
-            return ""
-        return line
-
-    def read(self, size=-1):
-        parts = []
-        while True:
-            line = _readline()
-            if line is None:
-                break
-            parts.append(line)
-        return "".join(parts)
+        return "" if line is None else line
 
     def readlines(self, hint=-1):
         lines = []
@@ -130,6 +122,9 @@ class _Input:
                 return lines
             lines.append(line)
 
+    def read(self, size=-1):
+        return "".join(self.readlines())
+
     def __iter__(self):
         return self
 
@@ -138,24 +133,6 @@ class _Input:
         if line is None:
             raise StopIteration
         return line
-
-    def isatty(self):
-        return False
-
-    def readable(self):
-        return True
-
-    def writable(self):
-        return False
-
-    def fileno(self):
-        raise _io.UnsupportedOperation("fileno")
-
-    def close(self):
-        pass
-
-    def __repr__(self):
-        return "<_io.TextIOWrapper name='<stdin>' mode='r' encoding='utf-8'>"
 
 
 sys.stdin = sys.__stdin__ = _Input()
