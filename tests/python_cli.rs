@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{BIN, polyrun_env, text, value};
-use polyrun::{Isolation, LimitKind, Limits, Outcome, RunSpec, RuntimeManager, WorkerCommand};
+use common::{check_sessions, manager, polyrun_env, text};
+use polyrun::Isolation;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -158,32 +158,14 @@ fn a_repr_html_value_is_text_html_in_json_output() {
 
 #[test]
 fn sessions_keep_globals_in_process_and_in_workers() {
-    let m = RuntimeManager::builder()
-        .registry(polyrun::registry())
-        .worker_command(WorkerCommand::new(BIN))
-        .build();
-    for iso in [Isolation::InProcess, Isolation::Worker] {
-        let mut s = m.session("python", Some(iso)).unwrap();
-        s.run(RunSpec::code("def twice(x):\n    return x * 2\nbase = 20"))
-            .unwrap();
-        let r = s.run(RunSpec::code("twice(base) + 2")).unwrap();
-        assert_eq!(value(&r.outcome), Some("42".into()), "{iso:?}");
-        let r = m
-            .run(RunSpec::new("python", "'base' in globals()").isolation(iso))
-            .unwrap();
-        assert_eq!(value(&r.outcome), Some("False".into()), "{iso:?}");
-    }
-    let r = m
-        .run(RunSpec::new("py", "while True: pass").limits(Limits {
-            wall_time: Some(Duration::from_millis(300)),
-            ..Limits::default()
-        }))
-        .unwrap();
-    assert_eq!(
-        r.outcome,
-        Outcome::LimitExceeded {
-            limit: LimitKind::Time
-        }
+    let r = check_sessions(
+        &manager(),
+        "python",
+        "def twice(x):\n    return x * 2\nbase = 20",
+        "twice(base) + 2",
+        "'base' in globals()",
+        "False",
+        "while True: pass",
     );
     assert_eq!(
         r.isolation,

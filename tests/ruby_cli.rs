@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{BIN, polyrun_env, text, value};
-use polyrun::{Isolation, LimitKind, Limits, Outcome, RunSpec, RuntimeManager, WorkerCommand};
+use common::{check_sessions, manager, polyrun_env, text};
+use polyrun::Isolation;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -69,32 +69,14 @@ fn hello_stdin_errors_timeout_and_memory_through_the_cli() {
 
 #[test]
 fn sessions_keep_defs_and_variables_and_plain_runs_start_clean() {
-    let m = RuntimeManager::builder()
-        .registry(polyrun::registry())
-        .worker_command(WorkerCommand::new(BIN))
-        .build();
-    for iso in [Isolation::InProcess, Isolation::Worker] {
-        let mut s = m.session("ruby", Some(iso)).unwrap();
-        s.run(RunSpec::code("def twice(x) = x * 2\nbase = 20"))
-            .unwrap();
-        let r = s.run(RunSpec::code("twice(base) + 2")).unwrap();
-        assert_eq!(value(&r.outcome), Some("42".into()), "{iso:?}");
-        let r = m
-            .run(RunSpec::new("ruby", "defined?(base).inspect").isolation(iso))
-            .unwrap();
-        assert_eq!(value(&r.outcome), Some("\"nil\"".into()), "{iso:?}");
-    }
-    let r = m
-        .run(RunSpec::new("rb", "loop {}").limits(Limits {
-            wall_time: Some(Duration::from_millis(300)),
-            ..Limits::default()
-        }))
-        .unwrap();
-    assert_eq!(
-        r.outcome,
-        Outcome::LimitExceeded {
-            limit: LimitKind::Time
-        }
+    let r = check_sessions(
+        &manager(),
+        "ruby",
+        "def twice(x) = x * 2\nbase = 20",
+        "twice(base) + 2",
+        "defined?(base).inspect",
+        "\"nil\"",
+        "loop {}",
     );
     assert_eq!(
         r.isolation,

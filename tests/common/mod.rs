@@ -45,3 +45,48 @@ pub fn value(o: &polyrun::Outcome) -> Option<String> {
         _ => None,
     }
 }
+
+/// A manager with every language and this build's binary as the worker.
+pub fn manager() -> polyrun::RuntimeManager {
+    polyrun::RuntimeManager::builder()
+        .registry(polyrun::registry())
+        .worker_command(polyrun::WorkerCommand::new(BIN))
+        .build()
+}
+
+/// Checks, in process and in a worker, that a session keeps what `define` made (so that `use_it`
+/// evaluates to `42`) and that a plain run starts clean (`probe` evaluates to `clean`). Then
+/// runs `runaway` with a 300 ms deadline under auto isolation and returns that result.
+pub fn check_sessions(
+    m: &polyrun::RuntimeManager,
+    lang: &str,
+    define: &str,
+    use_it: &str,
+    probe: &str,
+    clean: &str,
+    runaway: &str,
+) -> polyrun::RunResult {
+    use polyrun::{Isolation, Limits, RunSpec};
+    for iso in [Isolation::InProcess, Isolation::Worker] {
+        let mut s = m.session(lang, Some(iso)).unwrap();
+        s.run(RunSpec::code(define)).unwrap();
+        let r = s.run(RunSpec::code(use_it)).unwrap();
+        assert_eq!(value(&r.outcome), Some("42".into()), "{lang} {iso:?}");
+        let r = m.run(RunSpec::new(lang, probe).isolation(iso)).unwrap();
+        assert_eq!(value(&r.outcome), Some(clean.into()), "{lang} {iso:?}");
+    }
+    let r = m
+        .run(RunSpec::new(lang, runaway).limits(Limits {
+            wall_time: Some(std::time::Duration::from_millis(300)),
+            ..Limits::default()
+        }))
+        .unwrap();
+    assert_eq!(
+        r.outcome,
+        polyrun::Outcome::LimitExceeded {
+            limit: polyrun::LimitKind::Time
+        },
+        "{lang}"
+    );
+    r
+}
