@@ -140,6 +140,27 @@ sys.stdout = sys.__stdout__ = _Output(1, "<stdout>")
 sys.stderr = sys.__stderr__ = _Output(2, "<stderr>")
 
 
+_print = builtins.print
+
+
+def print(*args, sep=" ", end="\n", file=None, flush=False):
+    """Prints the values to a stream, or to sys.stdout by default. To polyrun's streams, one
+    call is one write (one output event), not one per argument and separator."""
+    if file is None:
+        file = sys.stdout
+    if type(file) is not _Output or not isinstance(sep, (str, type(None))) or not isinstance(
+        end, (str, type(None))
+    ):
+        return _print(*args, sep=sep, end=end, file=file, flush=flush)
+    file.write(
+        (" " if sep is None else sep).join([str(a) for a in args])
+        + ("\n" if end is None else end)
+    )
+
+
+builtins.print = print
+
+
 def _input(prompt=""):
     """Reads a line of the run's stdin; the prompt goes to stdout, as CPython does."""
     if prompt != "":
@@ -151,6 +172,13 @@ def _input(prompt=""):
 
 
 builtins.input = _input
+
+# What CPython's `site` adds to builtins (this interpreter does not import `site`).
+import _sitebuiltins
+
+builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
+builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
+builtins.help = _sitebuiltins._Helper()
 
 # ---- a harmless os ----------------------------------------------------------------------
 

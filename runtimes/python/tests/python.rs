@@ -82,6 +82,18 @@ sys.stdout.buffer.write("é\n".encode())
         .collect();
     let first_err = kinds.iter().position(|k| *k == "err").unwrap();
     assert!(kinds[..first_err].iter().all(|k| *k == "out"));
+    assert_eq!(
+        c.events.first(),
+        Some(&Event::Stdout {
+            text: "a 1 2.5 None True [1, 'x']\n".into()
+        }),
+        "one print is one event"
+    );
+
+    let c = run(
+        "import io, contextlib\nb = io.StringIO()\nprint('x', 2, file=b)\nwith contextlib.redirect_stdout(b):\n    print('y')\nprint(repr(b.getvalue()), sep=None, end=None)",
+    );
+    assert_eq!(c.stdout, "'x 2\\ny\\n'\n");
 }
 
 #[test]
@@ -214,6 +226,9 @@ fn system_exit_maps_to_the_outcome() {
         (d.kind.as_str(), d.message.as_str()),
         ("SystemExit", "exit status 3")
     );
+    let c = run("print('a')\nquit(4)");
+    assert_eq!(diagnostic(&c).message, "exit status 4");
+    assert!(run("exit()").outcome.is_completed());
     let c = run("raise SystemExit('bye')");
     assert_eq!(diagnostic(&c).message, "bye");
     assert_eq!(c.stderr, "bye\n");
