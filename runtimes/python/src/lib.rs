@@ -466,6 +466,30 @@ fn last_expression(code: &str) -> Option<(usize, usize)> {
     }
 }
 
+impl PythonRuntime {
+    /// Runs `f` (guest code of `io`'s run) with the run's I/O installed for the host functions
+    /// and the ticker watching `io`'s control, signalling through `signals`.
+    fn guarded<R>(&self, io: &RunIo, signals: &UserSignalSender, f: impl FnOnce() -> R) -> R {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        *self.slot.borrow_mut() = Some(io.clone());
+        let (tx, current, signal_io) = (signals.clone(), self.generation.clone(), io.clone());
+        let watch = ticker::watch(
+            io.control().clone(),
+            Box::new(move || {
+                let signal =
+                    stop_signal(signal_io.clone(), current.clone(), generation, tx.clone());
+                let _ = tx.send(signal);
+            }),
+        );
+        let result = f();
+        drop(watch);
+        // Signals still queued for this run now do nothing.
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *self.slot.borrow_mut() = None;
+        result
+    }
+}
+
 /// A Python list of `str` as Rust strings.
 fn strings(vm: &VirtualMachine, list: PyObjectRef) -> PyResult<Vec<String>> {
     let list = PyListRef::try_from_object(vm, list)?;
@@ -485,23 +509,9 @@ impl Runtime for PythonRuntime {
         if let Some(stopped) = io.begin(request) {
             return Ok(stopped);
         }
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        *self.slot.borrow_mut() = Some(io.clone());
-        let (tx, current, signal_io) = (self.signals.clone(), self.generation.clone(), io.clone());
-        let watch = ticker::watch(
-            io.control().clone(),
-            Box::new(move || {
-                let signal =
-                    stop_signal(signal_io.clone(), current.clone(), generation, tx.clone());
-                let _ = tx.send(signal);
-            }),
-        );
-        let outcome = self.state.interp.enter(|vm| self.execute(vm, request, io));
-        drop(watch);
-        // Signals still queued for this run now do nothing.
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        *self.slot.borrow_mut() = None;
-        Ok(outcome)
+        Ok(self.guarded(io, &self.signals, || {
+            self.state.interp.enter(|vm| self.execute(vm, request, io))
+        }))
     }
 
     fn reset(&mut self) -> Result<(), Error> {
