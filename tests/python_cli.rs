@@ -173,3 +173,23 @@ fn sessions_keep_globals_in_process_and_in_workers() {
         "RustPython cannot bound its memory: auto runs Python in a worker"
     );
 }
+
+#[test]
+fn workers_whose_heap_outgrew_its_budget_retire_and_are_replaced() {
+    // Every RustPython interpreter a worker discards keeps some memory; a worker whose heap
+    // passed POLYRUN_WORKER_RETIRE_MB exits after its run and the manager starts another.
+    let m = polyrun::RuntimeManager::builder()
+        .registry(polyrun::registry())
+        .worker_command(
+            polyrun::WorkerCommand::new(common::BIN).env("POLYRUN_WORKER_RETIRE_MB", "1"),
+        )
+        .build();
+    for i in 0..4 {
+        let r = m
+            .run(
+                polyrun::RunSpec::new("python", format!("print({i})")).isolation(Isolation::Worker),
+            )
+            .unwrap();
+        assert!(r.outcome.is_completed(), "run {i}: {:?}", r.outcome);
+    }
+}

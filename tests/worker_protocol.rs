@@ -12,8 +12,13 @@ struct Worker {
 
 impl Worker {
     fn start() -> Worker {
+        Self::start_with(&[])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Worker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_polyrun"))
             .arg("worker")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -242,4 +247,29 @@ fn memory_ceiling_ends_the_worker_with_its_status() {
         status.code(),
         Some(polyrun::manager::protocol::EXIT_MEMORY_LIMIT)
     );
+}
+
+#[test]
+fn a_worker_past_its_heap_budget_says_it_retires_and_exits() {
+    let mut w = Worker::start_with(&[("POLYRUN_WORKER_RETIRE_MB", "1")]);
+    w.recv();
+    // A session keeps the worker alive whatever its heap.
+    w.send(
+        json!({"type": "run", "id": "s", "language": "python", "code": "x = 1", "session": "k"}),
+    );
+    let done = w.until_done("s");
+    assert_eq!(done.last().unwrap()["retiring"], Value::Null, "{done:?}");
+    w.send(json!({"type": "end_session", "session": "k"}));
+    w.send(json!({"type": "run", "id": "a", "language": "python", "code": "print(1)"}));
+    let msgs = w.until_done("a");
+    assert_eq!(stdout_of(&msgs), "1\n");
+    assert_eq!(msgs.last().unwrap()["retiring"], true);
+    let status = w.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // Without the setting (1 GiB by default) a small run does not retire.
+    let mut w = Worker::start();
+    w.recv();
+    w.send(json!({"type": "run", "id": "b", "language": "python", "code": "print(2)"}));
+    assert_eq!(w.until_done("b").last().unwrap()["retiring"], Value::Null);
 }

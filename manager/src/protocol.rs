@@ -119,6 +119,11 @@ pub enum Message {
         /// idempotency key.
         #[serde(default)]
         replayed: bool,
+        /// `true` when the worker exits right after this message: its heap grew past its
+        /// budget (some interpreters, RustPython among them, do not give all of a discarded
+        /// instance's memory back). Send it nothing more; start another worker.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retiring: bool,
     },
     /// A command could not be carried out (malformed line, unknown language, load failure).
     Error {

@@ -26,6 +26,8 @@ pub struct WorkerCommand {
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<String>,
+    /// Environment variables set for it (on top of the caller's).
+    pub env: Vec<(String, String)>,
 }
 
 impl WorkerCommand {
@@ -34,7 +36,14 @@ impl WorkerCommand {
         WorkerCommand {
             program: program.into(),
             args: vec!["worker".into()],
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for the worker (e.g. `POLYRUN_WORKER_RETIRE_MB`).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
     }
 
     /// The running executable with the `worker` argument (and `POLYRUN_WORKER=1`).
@@ -95,6 +104,7 @@ impl Worker {
         process
             .args(&cmd.args)
             .env(WORKER_ENV, "1")
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -296,8 +306,14 @@ impl Worker {
                         id: i,
                         outcome,
                         replayed,
+                        retiring,
                         ..
                     } if i == id => {
+                        if retiring {
+                            // It exits now (its heap passed its budget): reap it, and never
+                            // hand it another run.
+                            self.kill();
+                        }
                         // A `cancel` we sent because our own control tripped (the deadline,
                         // say) may reach the worker before its own check does: report why we
                         // stopped it, not how it heard.

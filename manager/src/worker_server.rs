@@ -143,6 +143,7 @@ impl Executor {
                     outcome: rec.outcome.clone(),
                     duration_ms: rec.duration_ms,
                     replayed: true,
+                    retiring: false,
                 },
             );
             return;
@@ -236,6 +237,7 @@ impl Executor {
                         },
                     );
                 }
+                let retiring = self.should_retire();
                 send(
                     &self.out,
                     &Message::Done {
@@ -243,11 +245,25 @@ impl Executor {
                         outcome,
                         duration_ms,
                         replayed: false,
+                        retiring,
                     },
                 );
+                if retiring {
+                    // This is a worker process (the counting allocator is installed): its
+                    // caller starts another one.
+                    std::process::exit(0);
+                }
             }
             Err(e) => self.error(Some(id), &e),
         }
+    }
+
+    /// `true` when this worker should exit after the current run: it holds no session and its
+    /// heap passed [`retire_bytes`].
+    fn should_retire(&self) -> bool {
+        alloc::installed()
+            && self.sessions.is_empty()
+            && retire_bytes().is_some_and(|limit| alloc::allocated() > limit)
     }
 
     fn run_on_instance(
@@ -308,7 +324,20 @@ impl Executor {
     }
 }
 
-/// Runs the worker loop until `input` ends or a `shutdown` command arrives.
+/// The heap size past which a worker process retires after a run (no session open):
+/// `POLYRUN_WORKER_RETIRE_MB` (default 1024; `0` never retires).
+fn retire_bytes() -> Option<usize> {
+    let mb = std::env::var("POLYRUN_WORKER_RETIRE_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(1024);
+    (mb > 0).then(|| mb.saturating_mul(1 << 20))
+}
+
+/// Runs the worker loop until `input` ends or a `shutdown` command arrives. In a worker process
+/// (the counting allocator installed), a run after which the heap passed
+/// `POLYRUN_WORKER_RETIRE_MB` and no session is open ends with `done.retiring` and the process
+/// exits.
 pub fn serve(
     registry: Registry,
     input: impl BufRead,
