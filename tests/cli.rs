@@ -2,16 +2,12 @@
 
 mod common;
 
-use common::{BIN, code, polyrun_env, text};
+use common::{BIN, code, polyrun_env, polyrun_stdin, text};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn polyrun(args: &[&str]) -> Output {
     polyrun_env(args, "", &[])
-}
-
-fn polyrun_stdin(args: &[&str], stdin: &str) -> Output {
-    polyrun_env(args, stdin, &[])
 }
 
 #[test]

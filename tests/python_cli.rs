@@ -2,14 +2,9 @@
 
 mod common;
 
-use common::{check_sessions, manager, polyrun_env, text};
+use common::{check_sessions, manager, polyrun_stdin as polyrun, text};
 use polyrun::Isolation;
-use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn polyrun(args: &[&str], stdin: &str) -> Output {
-    polyrun_env(args, stdin, &[])
-}
 
 fn script(dir: &tempfile::TempDir, name: &str, code: &str) -> String {
     let path = dir.path().join(name);

@@ -3,14 +3,9 @@
 
 mod common;
 
-use common::{check_sessions, manager, polyrun_env, text};
+use common::{check_sessions, manager, polyrun_env, polyrun_stdin as polyrun, text};
 use polyrun::Isolation;
-use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn polyrun(args: &[&str], stdin: &str) -> Output {
-    polyrun_env(args, stdin, &[])
-}
 
 #[test]
 fn hello_stdin_errors_timeout_and_memory_through_the_cli() {

@@ -28,6 +28,11 @@ pub fn polyrun_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     child.wait_with_output().expect("polyrun output")
 }
 
+/// Runs `polyrun ARGS` from the repository root with `stdin`.
+pub fn polyrun_stdin(args: &[&str], stdin: &str) -> Output {
+    polyrun_env(args, stdin, &[])
+}
+
 /// Output bytes as text.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
