@@ -509,9 +509,32 @@ impl Runtime for PythonRuntime {
         if let Some(stopped) = io.begin(request) {
             return Ok(stopped);
         }
-        Ok(self.guarded(io, &self.signals, || {
-            self.state.interp.enter(|vm| self.execute(vm, request, io))
-        }))
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.guarded(io, &self.signals, || {
+                self.state.interp.enter(|vm| self.execute(vm, request, io))
+            })
+        }));
+        match result {
+            Ok(outcome) => Ok(outcome),
+            // RustPython checks for signals at every instruction, and an exception raised at
+            // some of them (inside its exception-handling sequences) can trip an internal
+            // assertion ("stack underflow"). The interpreter is then unusable: replace it.
+            // When the run was being stopped anyway, that stop is the outcome.
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                self.reset()?;
+                match io.control().interrupted() {
+                    Some(i) => Ok(Outcome::from_interrupt(i)),
+                    None => Err(Error::Internal(format!(
+                        "the Python interpreter failed: {message}"
+                    ))),
+                }
+            }
+        }
     }
 
     fn reset(&mut self) -> Result<(), Error> {
