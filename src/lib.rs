@@ -1,8 +1,9 @@
 //! # polyrun
 //!
 //! A multi-language code playground engine: run untrusted snippets of JavaScript (Boa), Lua
-//! (mlua) and Ruby (ruby.wasm on wasmtime) behind one contract — streamed output, stdin, hard limits that guest code cannot
-//! catch, structured errors with the user's own line numbers, rich values — in process or in an
+//! (mlua), Python (RustPython), Ruby (ruby.wasm) and PHP (php.wasm) — the last two on wasmtime —
+//! behind one contract: streamed output, stdin, hard limits that guest code cannot catch,
+//! structured errors with the user's own line numbers, rich values — in process or in an
 //! isolated worker process.
 //!
 //! ```no_run
@@ -22,10 +23,11 @@
 //! Programs that use worker isolation through [`manager`] re-execute themselves as workers:
 //! call [`serve_worker_if_requested`] first thing in `main`.
 //!
-//! Languages are cargo features: `lang-js`, `lang-lua`, `lang-python`, `lang-ruby` (all
-//! default). Ruby's
-//! runtime (ruby.wasm) is fetched from the npm registry on first use, verified against its pinned
-//! sha256 and compiled once into the cache (`polyrun fetch ruby` does it ahead of time).
+//! Languages are cargo features: `lang-js`, `lang-lua`, `lang-python`, `lang-ruby`, `lang-php`
+//! (all default). Ruby's runtime (ruby.wasm) is fetched from the npm registry on first use,
+//! verified against its pinned sha256 and compiled once into the cache (`polyrun fetch ruby` does
+//! it ahead of time). PHP's (php.wasm) is built from Debian's source on first use by a recipe
+//! compiled into polyrun (`polyrun fetch php`: a few minutes, once).
 
 pub use polyrun_engine as engine;
 pub use polyrun_engine::{
@@ -55,6 +57,8 @@ pub fn register_all(registry: &mut Registry) {
     polyrun_python::register(registry);
     #[cfg(feature = "lang-ruby")]
     polyrun_ruby::register(registry);
+    #[cfg(feature = "lang-php")]
+    polyrun_php::register(registry);
 }
 
 /// A manager builder with every compiled-in language and the running executable as the worker

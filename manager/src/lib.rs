@@ -498,9 +498,16 @@ impl RuntimeManager {
     }
 
     /// A session: runs in it share guest state (globals, functions) until [`Session::reset`].
-    /// The backend loads on the session's first run.
+    /// The backend loads on the session's first run. A language without sessions
+    /// (`capabilities.sessions == false`, e.g. PHP) is an [`Error::InvalidRequest`].
     pub fn session(&self, language: &str, isolation: Option<Isolation>) -> Result<Session, Error> {
         let desc = *self.inner.registry.get(language)?;
+        if !desc.capabilities.sessions {
+            return Err(Error::InvalidRequest(format!(
+                "{} runs each program in a fresh interpreter: it has no sessions",
+                desc.name
+            )));
+        }
         let isolation = self.isolation_for(&desc, isolation)?;
         Ok(Session {
             manager: self.clone(),

@@ -20,7 +20,8 @@ OUT="${1:?usage: build.sh OUT.wasm [exnref|legacy]}"
 EH="${2:-exnref}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${POLYRUN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/polyrun}"
-RECIPE_HASH="$(cat "$HERE/build.sh" "$HERE"/compat/*.c "$HERE"/compat/include/*.h | sha256sum | cut -c1-16)"
+# polyrun passes the hash of the recipe it embeds; run by hand, the files here are hashed.
+RECIPE_HASH="${POLYRUN_RECIPE_HASH:-$(cat "$HERE/build.sh" "$HERE"/compat/*.c "$HERE"/compat/include/*.h | sha256sum | cut -c1-16)}"
 WORK="${POLYRUN_PHP_WORK:-$CACHE/php-build/$RECIPE_HASH-$EH}"
 LLVM=22
 JOBS="${JOBS:-$(nproc)}"
@@ -150,6 +151,8 @@ install_out() {
 {"source": "debian php8.2 $version", "sha256": "$(sha256sum "$OUT" | cut -d' ' -f1)", "recipe": "$RECIPE_HASH", "exceptions": "$EH", "size": $(stat -c %s "$OUT")}
 EOF
   cat "$OUT.json"
+  # The build tree is large and rebuilt from the cached source if ever needed: keep the logs only.
+  rm -rf "$WORK/src" "$WORK"/*.o
 }
 
 start=$(date +%s)

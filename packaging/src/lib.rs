@@ -1,19 +1,27 @@
 //! # polyrun-packaging
 //!
-//! The language artifacts polyrun needs at run time (ruby.wasm, ...): pinned in `artifacts.lock`
-//! (name, version, registry source, size, sha256), fetched from their registry on first use,
-//! verified, and kept in a cache directory. Once cached, nothing touches the network.
+//! The language artifacts polyrun needs at run time (ruby.wasm, php.wasm, ...). Those a
+//! registry ships are pinned in `artifacts.lock` (name, version, registry source, size, sha256),
+//! fetched from their registry on first use, verified, and kept in a cache directory. Those no
+//! registry ships are built from source by a [`Recipe`] compiled into polyrun (see
+//! [`Cache::ensure_built`]). Once cached, nothing touches the network.
 //!
 //! Cache layout (`POLYRUN_CACHE`, else `$XDG_CACHE_HOME/polyrun`, else `~/.cache/polyrun`):
 //!
 //! ```text
 //! artifacts/<name>/<sha256>/<file>   the verified artifact
+//! artifacts/<name>/<recipe>-<variant>/<file> (+ <file>.json)   a built artifact and its record
+//! <name>-build/                      build trees, logs and the recipe's files
 //! compiled/                          precompiled modules (written by polyrun-wasi)
 //! tmp/                               downloads in progress (removed on any failure)
 //! ```
 //!
 //! A file is only ever moved into place after its sha256 matched, so an interrupted download,
 //! a wrong checksum or a full disk leaves nothing half-written in the cache.
+
+mod build;
+
+pub use build::{BuildInfo, BuildProgress, Built, PHP, Recipe, recipe, recipes};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -135,6 +143,18 @@ pub enum PackagingError {
         expected: String,
         /// Hash of what arrived.
         actual: String,
+    },
+    /// A build from source failed.
+    #[error("building {name} failed at step `{step}` (log: {}):\n{tail}", log.display())]
+    Build {
+        /// Artifact name.
+        name: String,
+        /// The step that failed.
+        step: String,
+        /// The step's log, kept.
+        log: PathBuf,
+        /// The end of the build's error output.
+        tail: String,
     },
     /// A local I/O failure (permissions, full disk...).
     #[error("{context}: {source}")]

@@ -11,12 +11,16 @@
 //! - **Limits**: the run's [`RunControl`] is polled from the epoch callback (deadline, cancel,
 //!   output limit) and a `ResourceLimiter` caps linear memory; both trap the guest, which guest
 //!   code cannot catch. A store that trapped is never reused ([`WasiInstance::poisoned`]).
+//! - **Sleeps** (`poll_oneoff` on clocks) wait in slices that check the run's control, so a
+//!   sleeping guest stops on time too; `proc_exit` keeps every status (wasmtime-wasi rejects
+//!   126 and more).
 //! - **Stdio** goes to the current run's [`RunIo`] as the guest writes it; stdin reads lines from
 //!   the run's input on demand.
 //! - **Nothing of the host** is visible unless granted in [`WasiConfig`]: no preopened
 //!   directories, no environment variables, no arguments beyond the program name.
 
 mod stdio;
+mod waits;
 
 use polyrun_engine::{Error, Interrupt, LimitKind, RunControl, RunIo};
 use sha2::{Digest, Sha256};
@@ -26,13 +30,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::{
-    Config, Engine, Instance, Linker, Memory, Module, ResourceLimiter, Store, TypedFunc,
-    UpdateDeadline, WasmParams, WasmResults,
+    Config, Engine, Instance, Linker, Memory, ResourceLimiter, Store, TypedFunc, UpdateDeadline,
+    WasmParams, WasmResults,
 };
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 pub use stdio::IoSlot;
+/// A compiled module (wasmtime's).
+pub use wasmtime::Module;
 
 /// The wasmtime version compiled modules are valid for (the major version pins the format;
 /// the compatibility hash pins the rest).
@@ -51,6 +57,9 @@ pub fn engine() -> &'static Engine {
         // wasmtime-wasi enables async support, whose stacks must be the larger.
         config.async_stack_size(9 << 20);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // WebAssembly exception handling (the final `exnref` encoding): php.wasm's
+        // setjmp/longjmp are lowered to it. wasmtime implements it on its GC support.
+        config.wasm_exceptions(true);
         let engine = Engine::new(&config).expect("the wasmtime configuration is valid");
         let ticker = engine.weak();
         std::thread::Builder::new()
@@ -361,6 +370,7 @@ impl WasiModule {
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(u64::MAX / 2);
         let mut linker = self.linker.clone();
+        waits::shadow(&mut linker, &mut store).map_err(&err)?;
         linker
             .define_unknown_imports_as_traps(&self.module)
             .map_err(&err)?;

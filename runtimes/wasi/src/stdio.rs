@@ -16,6 +16,26 @@ use wasmtime_wasi::p2::{InputStream, OutputStream, Pollable, StreamError, Stream
 pub struct IoSlot {
     io: Arc<Mutex<Option<RunIo>>>,
     pending: Arc<Mutex<Vec<u8>>>,
+    capture: Arc<Mutex<Option<Capture>>>,
+}
+
+/// A line of stderr that starts with a marker and is kept for the host instead of being
+/// forwarded (a guest-side prelude's report).
+#[derive(Default)]
+struct Capture {
+    marker: Vec<u8>,
+    line: Vec<u8>,
+    state: CaptureState,
+}
+
+#[derive(Default, PartialEq, Eq)]
+enum CaptureState {
+    #[default]
+    Looking,
+    /// The marker was seen; the line is not complete yet.
+    Open,
+    /// One line was captured; later output passes through.
+    Done,
 }
 
 impl std::fmt::Debug for IoSlot {
@@ -62,10 +82,62 @@ impl IoSlot {
         In { slot: self.clone() }
     }
 
+    /// From now on, the first stderr line that starts with `marker` (which may start mid-write)
+    /// is kept, without the marker, for [`IoSlot::take_captured`] instead of reaching the run.
+    pub fn capture(&self, marker: &[u8]) {
+        *self.capture.lock().unwrap_or_else(|p| p.into_inner()) = Some(Capture {
+            marker: marker.to_vec(),
+            ..Capture::default()
+        });
+    }
+
+    /// The captured line (without its newline) if it was completed, and stops capturing.
+    pub fn take_captured(&self) -> Option<Vec<u8>> {
+        let c = self
+            .capture
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()?;
+        (c.state == CaptureState::Done).then_some(c.line)
+    }
+
     fn write(&self, stream: Stream, bytes: &[u8]) -> Result<(), String> {
+        let mut pass: &[u8] = bytes;
+        let mut after: &[u8] = &[];
+        if stream == Stream::Stderr {
+            let mut guard = self.capture.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = guard.as_mut() {
+                let mut rest = None;
+                if c.state == CaptureState::Looking
+                    && let Some(at) = find(bytes, &c.marker)
+                {
+                    pass = &bytes[..at];
+                    rest = Some(&bytes[at + c.marker.len()..]);
+                    c.state = CaptureState::Open;
+                } else if c.state == CaptureState::Open {
+                    pass = &[];
+                    rest = Some(bytes);
+                }
+                if let Some(rest) = rest {
+                    match rest.iter().position(|&b| b == b'\n') {
+                        Some(nl) => {
+                            c.line.extend_from_slice(&rest[..nl]);
+                            c.state = CaptureState::Done;
+                            after = &rest[nl + 1..];
+                        }
+                        None => c.line.extend_from_slice(rest),
+                    }
+                }
+            }
+        }
         let Some(io) = self.get() else { return Ok(()) };
-        io.write(stream, &String::from_utf8_lossy(bytes))
-            .map_err(|i| format!("polyrun: {i:?}"))
+        for part in [pass, after] {
+            if !part.is_empty() {
+                io.write(stream, &String::from_utf8_lossy(part))
+                    .map_err(|i| format!("polyrun: {i:?}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Up to `size` bytes of stdin, reading a new line when none are pending; empty at the end.
@@ -86,6 +158,13 @@ impl IoSlot {
         let n = size.min(pending.len());
         pending.drain(..n).collect()
     }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A guest output stream.
@@ -210,5 +289,33 @@ impl tokio::io::AsyncRead for In {
         let data = self.slot.read(buf.remaining());
         buf.put_slice(&data);
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marked_stderr_line_is_kept_and_the_rest_passes() {
+        let slot = IoSlot::new();
+        slot.capture(b"\x01M:");
+        // Nothing captured yet: no line.
+        slot.write(Stream::Stderr, b"warning\n").unwrap();
+        slot.write(Stream::Stdout, b"\x01M:not stderr\n").unwrap();
+        assert_eq!(slot.take_captured(), None);
+
+        slot.capture(b"\x01M:");
+        slot.write(Stream::Stderr, b"before\x01M:{\"a\":").unwrap();
+        slot.write(Stream::Stderr, b"1}\nafter").unwrap();
+        slot.write(Stream::Stderr, b"\x01M:second\n").unwrap();
+        assert_eq!(slot.take_captured().as_deref(), Some(&b"{\"a\":1}"[..]));
+        // Taken: capturing stopped.
+        assert_eq!(slot.take_captured(), None);
+
+        // An unfinished line is not a report.
+        slot.capture(b"\x01M:");
+        slot.write(Stream::Stderr, b"\x01M:{\"cut").unwrap();
+        assert_eq!(slot.take_captured(), None);
     }
 }
