@@ -48,11 +48,13 @@ enum Cmd {
     },
     /// Serve the worker protocol (JSON lines) on stdin/stdout; used by the manager.
     Worker,
-    /// Download, verify and precompile what languages need (all of them by default).
+    /// Download (or build from source), verify and precompile what languages need (all of them
+    /// by default).
     Fetch {
         /// Languages to prepare (ids or aliases); all by default.
         langs: Vec<String>,
-        /// List the pinned artifacts and whether they are cached, and fetch nothing.
+        /// List the pinned and the built-from-source artifacts and whether they are cached, and
+        /// fetch nothing.
         #[arg(long)]
         list: bool,
     },
@@ -260,6 +262,19 @@ fn fetch(langs: Vec<String>, list: bool) -> u8 {
                 a.source.registry,
                 a.source.package,
                 a.source.version
+            );
+        }
+        for r in polyrun_packaging::recipes() {
+            let variant = r.variants[0];
+            let status = match cache.built(r, variant) {
+                Some(b) => format!("{}, built at {}", b.info.source, b.path.display()),
+                None => "not built".to_string(),
+            };
+            println!(
+                "{:<8} {} — built from source (recipe {}, {variant}): {status}",
+                r.name,
+                r.description,
+                r.hash()
             );
         }
         return exit::OK;

@@ -103,6 +103,22 @@ fn infinite_loop_hits_the_deadline_and_the_next_run_works() {
         }
     );
     assert_eq!(c.stdout, "");
+    // A sleep is interrupted too (the host waits in slices that check the deadline).
+    let mut q = req("sleep 30");
+    q.limits.wall_time = Some(Duration::from_millis(300));
+    let start = Instant::now();
+    let c = run_in(&mut r, q, "");
+    assert_eq!(
+        c.outcome,
+        Outcome::LimitExceeded {
+            limit: LimitKind::Time
+        }
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     let c = run_in(&mut r, req("puts 1 + 1"), "");
     assert_eq!(c.stdout, "2\n");
 }
