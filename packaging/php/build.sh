@@ -109,9 +109,19 @@ configure() {
   mkdir -p "$WORK/src"
   tar -xf "$(ls "$CACHE"/php-src/php8.2_*.orig.tar.xz | head -n 1)" -C "$WORK/src" --strip-components=1
   cd "$WORK/src"
-  # wasi-libc gives S_IFSOCK and S_IFIFO the same value.
+  # Source patches, each checked (a fallback version must not silently lose one):
+  # - wasi-libc gives S_IFSOCK and S_IFIFO the same value;
+  # - randomness comes from getrandom() (compat.c, over WASI's getentropy), not /dev/urandom;
+  # - fibers need stack switching, which WebAssembly lacks: Fiber::start says so.
   sed -i 's/^\(\s*\)case S_IFSOCK: RETURN_STRING("socket");/#if S_IFSOCK != S_IFIFO\n&\n#endif/' \
     ext/standard/filestat.c
+  grep -q '^#if S_IFSOCK != S_IFIFO' ext/standard/filestat.c
+  sed -i 's/^# if (defined(__linux__) && defined(SYS_getrandom)) ||/# if defined(__wasi__) || (defined(__linux__) \&\& defined(SYS_getrandom)) ||/' \
+    ext/random/random.c
+  grep -q '^# if defined(__wasi__) || (defined(__linux__) && defined(SYS_getrandom)) ||' ext/random/random.c
+  sed -i '/^ZEND_METHOD(Fiber, start)$/,/^}$/ s/^\tif (UNEXPECTED(zend_fiber_switch_blocked())) {$/\tzend_throw_error(zend_ce_fiber_error, "Fibers are not available in PHP on WebAssembly");\n\tRETURN_THROWS();\n&/' \
+    Zend/zend_fibers.c
+  grep -q 'Fibers are not available in PHP on WebAssembly' Zend/zend_fibers.c
   CC="clang-$LLVM" AR="llvm-ar-$LLVM" RANLIB="llvm-ranlib-$LLVM" NM="llvm-nm-$LLVM" \
   CFLAGS="--target=wasm32-wasip1 --sysroot=$WORK/sysroot -O2 -I$HERE/compat/include \
     -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_PROCESS_CLOCKS \
@@ -137,7 +147,7 @@ build() {
   # cannot read exception handling: --no-wasm-opt.
   make -j"$JOBS" \
     EXTRA_CFLAGS="-include $HERE/compat/include/polyrun_compat.h" \
-    EXTRA_LDFLAGS_PROGRAM="--no-wasm-opt -Wl,-z,stack-size=8388608" \
+    EXTRA_LDFLAGS_PROGRAM="--no-wasm-opt -Wl,-z,stack-size=8388608 -Wl,--wrap=close" \
     EXTRA_LIBS="$WORK/compat.o $WORK/sjlj.o -lwasi-emulated-getpid -lwasi-emulated-signal -lwasi-emulated-process-clocks -lwasi-emulated-mman"
 }
 

@@ -1,6 +1,8 @@
 /* polyrun: implementations behind polyrun_compat.h. Everything that WASI cannot do fails the way
  * POSIX says it may (ENOSYS, "not found"), so PHP reports an ordinary warning or error. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,7 +51,39 @@ int getnameinfo(const struct sockaddr *sa, socklen_t l, char *h, socklen_t hl, c
     return EAI_FAIL;
 }
 
-int dup(int fd) { FAIL(-1); }
+/* WASI cannot duplicate a descriptor. PHP only dup()s to open php://stdin, php://stdout and
+ * php://stderr (or php://fd/N) a second time, so dup() hands out the same descriptor and counts
+ * it, and close() (wrapped at link time: -Wl,--wrap=close) only closes a descriptor once its
+ * last holder closes it -- what a real dup() gives. */
+#define POLYRUN_MAX_DUP_FD 64
+static unsigned short polyrun_dups[POLYRUN_MAX_DUP_FD];
+int dup(int fd) {
+    if (fd < 0 || fd >= POLYRUN_MAX_DUP_FD || fcntl(fd, F_GETFD) < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    polyrun_dups[fd]++;
+    return fd;
+}
+int __real_close(int fd);
+int __wrap_close(int fd) {
+    if (fd >= 0 && fd < POLYRUN_MAX_DUP_FD && polyrun_dups[fd] > 0) {
+        polyrun_dups[fd]--;
+        return 0;
+    }
+    return __real_close(fd);
+}
+
+/* WASI has getentropy (at most 256 bytes a call), not getrandom: PHP's random_bytes(),
+ * random_int() and seeding use this (build.sh lets random.c take its getrandom path). */
+ssize_t getrandom(void *buf, size_t len, unsigned flags) {
+    (void)flags;
+    size_t n = len > 256 ? 256 : len;
+    if (getentropy(buf, n) != 0) {
+        return -1;
+    }
+    return (ssize_t)n;
+}
 FILE *popen(const char *c, const char *m) { FAIL(NULL); }
 int pclose(FILE *f) { FAIL(-1); }
 int chown(const char *p, uid_t o, gid_t g) { FAIL(-1); }

@@ -73,6 +73,45 @@ fn output_warnings_and_stdin() {
     assert_eq!(c.stdout, "name? Ada is 36\nbool(false)\nbool(false)\n");
     let c = run("echo strtoupper(stream_get_contents(STDIN));", "a\nb\n");
     assert_eq!(c.stdout, "A\nB\n");
+
+    // The php:// streams (which PHP opens by duplicating descriptors) work, and closing one
+    // leaves the others open.
+    let c = run(
+        "$in = fopen('php://stdin', 'r');\necho fgets($in);\nfclose($in);\necho fgets(STDIN);\necho implode('|', file('php://stdin', FILE_IGNORE_NEW_LINES)), \"\\n\";\n$out = fopen('php://stdout', 'w');\nfwrite($out, \"via php://stdout\\n\");\nfclose($out);\nfile_put_contents('php://stderr', \"via php://stderr\\n\");\necho \"still here\\n\";",
+        "one\ntwo\nthree\nfour\n",
+    );
+    assert!(c.outcome.is_completed(), "{:?} {}", c.outcome, c.stderr);
+    assert_eq!(
+        c.stdout,
+        "one\ntwo\nthree|four\nvia php://stdout\nstill here\n"
+    );
+    assert_eq!(c.stderr, "via php://stderr\n");
+    let c = run("echo file_get_contents('php://stdin');", "all of it\n");
+    assert_eq!(c.stdout, "all of it\n");
+}
+
+#[test]
+fn randomness_works_and_fibers_say_they_are_unavailable() {
+    let c = run(
+        "$a = random_bytes(1000);\n$b = random_bytes(1000);\nvar_dump(strlen($a), $a !== $b, count(array_unique(array_map(fn() => random_int(0, 1 << 30), range(1, 50)))) > 45);\n$s = range(1, 20); shuffle($s); echo count(array_unique($s)), ' ', strlen(uniqid()), ' ', strlen(bin2hex(random_bytes(16))), \"\\n\";",
+        "",
+    );
+    assert!(c.outcome.is_completed(), "{:?}", c.outcome);
+    assert_eq!(c.stdout, "int(1000)\nbool(true)\nbool(true)\n20 13 32\n");
+
+    let c = run(
+        "$f = new Fiber(fn() => Fiber::suspend(1));\n$f->start();",
+        "",
+    );
+    let d = error_of(&c);
+    assert_eq!(
+        (d.kind.as_str(), d.message.as_str(), d.line),
+        (
+            "FiberError",
+            "Fibers are not available in PHP on WebAssembly",
+            Some(2)
+        )
+    );
 }
 
 /// The tour in fixtures/features.php prints exactly what Debian's php-cli prints.

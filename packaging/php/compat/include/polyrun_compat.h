@@ -74,6 +74,7 @@ ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr
                  socklen_t *addrlen);
 
 int dup(int fd);
+ssize_t getrandom(void *buf, size_t len, unsigned flags);
 FILE *popen(const char *command, const char *mode);
 int pclose(FILE *stream);
 int chown(const char *path, uid_t owner, gid_t group);
