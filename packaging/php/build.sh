@@ -112,7 +112,7 @@ configure() {
   # Source patches, each checked (a fallback version must not silently lose one):
   # - wasi-libc gives S_IFSOCK and S_IFIFO the same value;
   # - randomness comes from getrandom() (compat.c, over WASI's getentropy), not /dev/urandom;
-  # - fibers need stack switching, which WebAssembly lacks: Fiber::start says so.
+  # - fibers need stack switching, which WebAssembly lacks: Fiber::start says so;
   sed -i 's/^\(\s*\)case S_IFSOCK: RETURN_STRING("socket");/#if S_IFSOCK != S_IFIFO\n&\n#endif/' \
     ext/standard/filestat.c
   grep -q '^#if S_IFSOCK != S_IFIFO' ext/standard/filestat.c
@@ -122,6 +122,16 @@ configure() {
   sed -i '/^ZEND_METHOD(Fiber, start)$/,/^}$/ s/^\tif (UNEXPECTED(zend_fiber_switch_blocked())) {$/\tzend_throw_error(zend_ce_fiber_error, "Fibers are not available in PHP on WebAssembly");\n\tRETURN_THROWS();\n&/' \
     Zend/zend_fibers.c
   grep -q 'Fibers are not available in PHP on WebAssembly' Zend/zend_fibers.c
+  # - integers (and the date library's) are 64-bit, as in every PHP people run; pointers and
+  #   size_t stay 32-bit.
+  sed -i 's/^#if defined(__x86_64__) || defined(__LP64__) || defined(_LP64) || defined(_WIN64)$/& || defined(__wasm__)/' \
+    Zend/zend_long.h
+  grep -q '^#if defined(__x86_64__) || defined(__LP64__) || defined(_LP64) || defined(_WIN64) || defined(__wasm__)$' \
+    Zend/zend_long.h
+  sed -i 's/^#if (defined(__x86_64__) || defined(__LP64__) || defined(_LP64) || defined(_WIN64))/#if (defined(__x86_64__) || defined(__LP64__) || defined(_LP64) || defined(_WIN64) || defined(__wasm__))/' \
+    ext/date/lib/timelib.h
+  grep -q '^#if (defined(__x86_64__) || defined(__LP64__) || defined(_LP64) || defined(_WIN64) || defined(__wasm__)) && !defined(TIMELIB_FORCE_LONG32)$' \
+    ext/date/lib/timelib.h
   CC="clang-$LLVM" AR="llvm-ar-$LLVM" RANLIB="llvm-ranlib-$LLVM" NM="llvm-nm-$LLVM" \
   CFLAGS="--target=wasm32-wasip1 --sysroot=$WORK/sysroot -O2 -I$HERE/compat/include \
     -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_PROCESS_CLOCKS \

@@ -292,7 +292,7 @@ pub fn compile_or_load(
                 if secs != last {
                     last = secs;
                     progress(
-                        &format!("compiling {language} (first use, about a minute)"),
+                        &format!("compiling {language} (first use, up to a minute)"),
                         secs,
                     );
                 }
@@ -300,7 +300,7 @@ pub fn compile_or_load(
             }
         });
         progress(
-            &format!("compiling {language} (first use, about a minute)"),
+            &format!("compiling {language} (first use, up to a minute)"),
             0,
         );
         let m = Module::from_file(engine(), wasm);
