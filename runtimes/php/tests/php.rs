@@ -3,9 +3,7 @@
 //! minutes, once), then compiles it (cached too).
 
 use polyrun_engine::capture::{self, Captured};
-use polyrun_engine::{
-    Diagnostic, LimitKind, Limits, LoadContext, Outcome, RunControl, RunRequest, Runtime,
-};
+use polyrun_engine::{Diagnostic, LimitKind, Limits, LoadContext, Outcome, RunControl, RunRequest};
 use polyrun_php::PhpRuntime;
 use std::path::Path;
 use std::process::Command;
