@@ -355,5 +355,5 @@ fn langs_lists_languages() {
                 .to_string()
         })
         .collect();
-    assert_eq!(ids, ["javascript", "lua", "python", "ruby"]);
+    assert_eq!(ids, ["javascript", "lua", "python", "ruby", "php"]);
 }
