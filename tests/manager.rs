@@ -56,7 +56,7 @@ fn languages_resolve_by_alias_and_extension_and_unknown_lists_available() {
         .to_string();
     assert_eq!(
         err,
-        "unknown language `brainfuck` (available: javascript, lua, python, ruby)"
+        "unknown language `brainfuck` (available: javascript, lua, python, ruby, php)"
     );
     assert!(
         m.run(RunSpec::code("x")).is_err(),
