@@ -98,7 +98,8 @@ fn ready_run_events_done() {
             json!("javascript"),
             json!("lua"),
             json!("python"),
-            json!("ruby")
+            json!("ruby"),
+            json!("php")
         ]
     );
 
