@@ -106,12 +106,7 @@ pub fn prepare(ctx: &LoadContext) -> Result<PrepareReport, Error> {
         built.path.display()
     )];
     let (_, compiled) = compile(ctx, &cache, &built)?;
-    lines.push(match compiled {
-        Compiled::FromCache => "compiled module: already cached".to_string(),
-        Compiled::CompiledNow(t) => {
-            format!("compiled module: compiled in {:.1} s", t.as_secs_f64())
-        }
-    });
+    lines.push(compiled.to_string());
     Ok(PrepareReport {
         did_work: fetched != Fetched::AlreadyCached || compiled != Compiled::FromCache,
         lines,

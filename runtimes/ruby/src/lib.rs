@@ -90,12 +90,7 @@ pub fn prepare(ctx: &LoadContext) -> Result<PrepareReport, Error> {
         path.display()
     )];
     let (_, compiled) = compile(ctx, &cache, &path)?;
-    lines.push(match compiled {
-        Compiled::FromCache => "compiled module: already cached".to_string(),
-        Compiled::CompiledNow(t) => {
-            format!("compiled module: compiled in {:.1} s", t.as_secs_f64())
-        }
-    });
+    lines.push(compiled.to_string());
     Ok(PrepareReport {
         did_work: fetched != Fetched::AlreadyCached || compiled != Compiled::FromCache,
         lines,

@@ -130,6 +130,18 @@ pub enum Compiled {
     CompiledNow(Duration),
 }
 
+impl std::fmt::Display for Compiled {
+    /// The line `polyrun fetch` prints for it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Compiled::FromCache => f.write_str("compiled module: already cached"),
+            Compiled::CompiledNow(t) => {
+                write!(f, "compiled module: compiled in {:.1} s", t.as_secs_f64())
+            }
+        }
+    }
+}
+
 /// Per-store state: WASI, the memory limit, and a handle table for reactors using the old
 /// canonical ABI's resources (ruby.wasm's `rb-abi-value`).
 pub struct HostState {
