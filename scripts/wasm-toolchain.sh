@@ -26,7 +26,11 @@ have_rustup_target() {
 }
 
 install_debian_toolchain() {
-  [ -x "$PREFIX/usr/bin/rustc" ] && [ -d "$PREFIX/usr/lib/rustlib/src/rust/library" ] && return 0
+  # Unpacked already, and its shared libraries (installed packages) still there: nothing to do.
+  if [ -x "$PREFIX/usr/bin/rustc" ] && [ -d "$PREFIX/usr/lib/rustlib/src/rust/library" ] &&
+     LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu" "$PREFIX/usr/bin/rustc" --version >/dev/null 2>&1; then
+    return 0
+  fi
   command -v apt-get >/dev/null || { say "no rustup wasm32 target and no apt-get: install the target with 'rustup target add $TARGET'"; exit 1; }
   if ! apt-cache policy rustc-web 2>/dev/null | grep -q 'Candidate: [0-9]'; then
     as_root apt-get update -qq

@@ -33,10 +33,17 @@ case "$EH" in
   *) echo "build.sh: unknown exception-handling encoding '$EH' (exnref or legacy)" >&2; exit 2 ;;
 esac
 
+# Runs a step in a subshell with errexit really on (a function called from an `if` would run
+# with errexit ignored), its output in the step's log.
 step() {
   local name="$1"; shift
   echo "php.wasm: $name..."
-  if ! "$@" > "$WORK/logs/$name.log" 2>&1; then
+  local rc=0
+  set +e
+  ( set -e; "$@" ) > "$WORK/logs/$name.log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" -ne 0 ]; then
     echo "php.wasm: step '$name' failed; its log: $WORK/logs/$name.log" >&2
     tail -n 25 "$WORK/logs/$name.log" >&2
     exit 1
@@ -77,7 +84,6 @@ source_pkg() {
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   local list=/etc/apt/sources.list.d/polyrun-php-src.sources
-  trap '$sudo rm -f '"$list" RETURN
   $sudo tee "$list" > /dev/null <<'EOF'
 Types: deb-src
 URIs: http://deb.debian.org/debian
@@ -91,17 +97,24 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-  $sudo apt-get update -q
-  local v
-  for v in $(apt-cache showsrc php8.2 | awk '/^Version:/ {print $2}' | sort -rV | uniq); do
+  local found=1 v versions=""
+  if $sudo apt-get update -q; then
+    versions=$(apt-cache showsrc php8.2 | awk '/^Version:/ {print $2}' | sort -rV | uniq)
+  fi
+  for v in $versions; do
     echo "trying php8.2=$v"
     if (cd "$dir" && apt-get source --download-only "php8.2=$v"); then
-      return 0
+      found=0
+      break
     fi
     rm -f "$dir"/php8.2_*
   done
-  echo "no php8.2 source version could be downloaded"
-  return 1
+  # The deb-src entry goes again, whatever happened.
+  $sudo rm -f "$list"
+  if [ "$found" -ne 0 ]; then
+    echo "no php8.2 source version could be downloaded (versions listed: ${versions:-none})"
+  fi
+  return "$found"
 }
 
 configure() {
