@@ -1,0 +1,187 @@
+// polyrun in the browser: the page-side API. Every run happens in a Web Worker (worker.js), never
+// on the page's thread; a run still going at its deadline (plus a grace period), or cancelled,
+// is ended by terminating the worker, which is then replaced.
+//
+//   const pr = await Polyrun.load({ baseUrl });
+//   pr.languages();                       // [{ language, name, aliases, extensions, ... }]
+//   const outcome = await pr.run('js', code, { stdin, timeoutMs, onEvent });
+//   pr.cancel();                          // ends the current run (outcome: cancelled)
+//
+// Outcomes are the engine's: { status: 'completed', value } | { status: 'error', diagnostic }
+// | { status: 'limit_exceeded', limit } | { status: 'cancelled' } | { status: 'crashed', reason }.
+
+/** How long a run may overrun its time limit before its worker is terminated. */
+export const GRACE_MS = 250;
+
+export class Polyrun {
+  /**
+   * Loads polyrun: starts its worker and waits until the engine is ready.
+   * @param {{ baseUrl?: string, onProgress?: (event: object) => void }} [options]
+   */
+  static async load(options = {}) {
+    const pr = new Polyrun(options);
+    pr.#ready = pr.#spawn();
+    await pr.#ready;
+    return pr;
+  }
+
+  #baseUrl;
+  #worker = null;
+  #languages = [];
+  #current = null; // { id, resolve, timer, onEvent }
+  #nextId = 1;
+  #queue = Promise.resolve();
+  #ready = null; // the current worker's start
+  #sab = null;
+  #onProgress;
+
+  constructor({ baseUrl, onProgress } = {}) {
+    this.#baseUrl = new URL(baseUrl ?? '.', baseUrl ? location.href : import.meta.url).href;
+    if (!this.#baseUrl.endsWith('/')) this.#baseUrl += '/';
+    this.#onProgress = onProgress ?? (() => {});
+    if (globalThis.crossOriginIsolated && typeof SharedArrayBuffer === 'function') {
+      this.#sab = new SharedArrayBuffer(8 + 64 * 1024);
+    }
+  }
+
+  /**
+   * How a running program reads stdin: `atomics` (it asks for each line while it runs, the
+   * page answers with `provideInput`; needs a cross-origin isolated page) or `buffered` (the
+   * `stdin` text given to `run`, then end of input).
+   */
+  get stdinMechanism() {
+    return this.#sab ? 'atomics' : 'buffered';
+  }
+
+  /** The languages of the bundle. */
+  languages() {
+    return this.#languages.map((l) => ({ ...l }));
+  }
+
+  /**
+   * Runs `code`. Runs are queued: one at a time.
+   * @param {string} language id or alias
+   * @param {string} code
+   * @param {{ stdin?: string, interactive?: boolean, timeoutMs?: number, memoryBytes?: number,
+   *           maxOutputBytes?: number, filename?: string, session?: string,
+   *           onEvent?: (event: object) => void }} [options]
+   */
+  run(language, code, options = {}) {
+    const go = () => this.#run(language, code, options);
+    const result = this.#queue.then(go, go);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  /** Stops the current run by force (its outcome is `cancelled`). */
+  cancel() {
+    if (this.#current) this.#abort({ status: 'cancelled' });
+  }
+
+  /** Answers a `stdin_request` event with a line (`null` ends the input). */
+  provideInput(line) {
+    if (!this.#sab) throw new Error('interactive stdin needs a cross-origin isolated page');
+    const flag = new Int32Array(this.#sab, 0, 2);
+    if (line === null || line === undefined) {
+      Atomics.store(flag, 0, 2);
+    } else {
+      const bytes = new TextEncoder().encode(String(line));
+      const data = new Uint8Array(this.#sab, 8);
+      const n = Math.min(bytes.length, data.length);
+      data.set(bytes.subarray(0, n));
+      Atomics.store(flag, 1, n);
+      Atomics.store(flag, 0, 1);
+    }
+    Atomics.notify(flag, 0);
+  }
+
+  /** Forgets a session's state. */
+  endSession(name) {
+    this.#worker?.postMessage({ type: 'end-session', name });
+  }
+
+  async #run(language, code, options) {
+    await this.#ready;
+    const timeoutMs = options.timeoutMs ?? 10000;
+    const request = {
+      language,
+      code,
+      filename: options.filename ?? null,
+      session: options.session ?? null,
+      limits: {
+        wall_time_ms: timeoutMs > 0 ? timeoutMs : null,
+        memory_bytes: options.memoryBytes ?? 256 * 1024 * 1024,
+        output_bytes: options.maxOutputBytes ?? 1024 * 1024,
+        recursion_depth: 1000,
+      },
+    };
+    return new Promise((resolve) => {
+      const id = this.#nextId++;
+      const onEvent = options.onEvent ?? (() => {});
+      this.#current = { id, resolve, onEvent, timer: null };
+      if (timeoutMs > 0) {
+        // The hard stop: the engine could not stop the guest in time.
+        this.#current.timer = setTimeout(
+          () => this.#abort({ status: 'limit_exceeded', limit: 'time' }),
+          timeoutMs + GRACE_MS,
+        );
+      }
+      this.#worker.postMessage({
+        type: 'run',
+        id,
+        request,
+        stdin: options.stdin ?? null,
+        interactive: Boolean(options.interactive) && this.#sab !== null,
+      });
+    });
+  }
+
+  #finish(outcome) {
+    const cur = this.#current;
+    if (!cur) return;
+    clearTimeout(cur.timer);
+    this.#current = null;
+    cur.resolve(outcome);
+  }
+
+  #abort(outcome) {
+    this.#worker.terminate();
+    this.#worker = null;
+    this.#finish(outcome);
+    // The next run waits for the replacement worker.
+    this.#ready = this.#spawn();
+  }
+
+  #spawn() {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(new URL('worker.js', this.#baseUrl), { type: 'module' });
+      worker.onerror = (e) => reject(new Error(`polyrun worker failed: ${e.message}`));
+      worker.onmessage = (e) => {
+        const m = e.data;
+        if (m.type === 'ready') {
+          this.#worker = worker;
+          this.#languages = m.languages;
+          worker.onerror = (err) => this.#finish({ status: 'crashed', reason: String(err.message) });
+          resolve();
+        } else if (m.type === 'event') {
+          if (m.event.type === 'progress') this.#onProgress(m.event);
+          if (this.#current?.id === m.id) this.#current.onEvent(m.event);
+        } else if (m.type === 'stdin-request') {
+          if (this.#current?.id === m.id) this.#current.onEvent({ type: 'stdin_request' });
+        } else if (m.type === 'done') {
+          if (this.#current?.id !== m.id) return;
+          if (m.error) {
+            this.#finish({ status: 'error', diagnostic: { kind: 'PolyrunError', message: m.error } });
+          } else {
+            this.#finish(m.outcome);
+          }
+        }
+      };
+      worker.postMessage({
+        type: 'init',
+        wasmUrl: new URL('pkg/polyrun_web_bg.wasm', this.#baseUrl).href,
+        sab: this.#sab,
+      });
+    });
+  }
+}

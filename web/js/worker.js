@@ -1,0 +1,56 @@
+// polyrun's Web Worker: owns the wasm engine and runs one request at a time. The page talks to
+// it through polyrun.js; a run that must be stopped by force is ended by terminating the worker.
+import init, { Engine } from './pkg/polyrun_web.js';
+
+let engine = null;
+let runId = 0;
+let stdinLines = [];
+let stdinOpen = false; // interactive stdin: more lines may come from the page
+let shared = null; // { flag: Int32Array, data: Uint8Array } over a SharedArrayBuffer
+
+globalThis.polyrunEmit = (json) => {
+  postMessage({ type: 'event', id: runId, event: JSON.parse(json) });
+};
+
+/** The next stdin line: buffered lines first, then (when interactive) one asked of the page. */
+globalThis.polyrunReadLine = () => {
+  if (stdinLines.length > 0) return stdinLines.shift();
+  if (!stdinOpen || shared === null) return undefined;
+  // flag: 0 = waiting, 1 = a line is in data, 2 = end of input.
+  Atomics.store(shared.flag, 0, 0);
+  postMessage({ type: 'stdin-request', id: runId });
+  Atomics.wait(shared.flag, 0, 0);
+  if (Atomics.load(shared.flag, 0) === 2) {
+    stdinOpen = false;
+    return undefined;
+  }
+  const len = Atomics.load(shared.flag, 1);
+  // TextDecoder refuses views of shared memory: copy first.
+  return new TextDecoder().decode(shared.data.slice(0, len));
+};
+
+onmessage = async (e) => {
+  const m = e.data;
+  if (m.type === 'init') {
+    await init({ module_or_path: m.wasmUrl });
+    engine = new Engine();
+    if (m.sab) {
+      shared = { flag: new Int32Array(m.sab, 0, 2), data: new Uint8Array(m.sab, 8) };
+    }
+    postMessage({ type: 'ready', languages: JSON.parse(engine.languages()) });
+  } else if (m.type === 'run') {
+    runId = m.id;
+    stdinLines = m.stdin === undefined || m.stdin === null ? [] : splitLines(m.stdin);
+    stdinOpen = Boolean(m.interactive) && shared !== null;
+    const reply = JSON.parse(engine.run(JSON.stringify(m.request)));
+    postMessage({ type: 'done', id: m.id, ...reply });
+  } else if (m.type === 'end-session') {
+    engine.end_session(m.name);
+  }
+};
+
+function splitLines(text) {
+  const lines = text.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+}

@@ -1,0 +1,75 @@
+//! # polyrun-web
+//!
+//! polyrun in the browser: the engine and the backends that compile into the bundle
+//! (JavaScript on Boa so far), built for `wasm32-unknown-unknown` and driven from a Web Worker
+//! (`web/js/worker.js`) through wasm-bindgen. The worker is the isolation: a run that does not
+//! stop at its deadline is ended by terminating the worker (`web/js/polyrun.js`).
+//!
+//! The boundary is JSON both ways, so the JavaScript side needs no generated types beyond
+//! [`Engine`]'s three methods. Events go out as they happen through `globalThis.polyrunEmit`
+//! (one JSON event per call); stdin lines come in through `globalThis.polyrunReadLine`.
+//!
+//! On other targets the crate only has [`Request`] and [`languages_json`] (so the workspace
+//! builds and tests them natively).
+
+use polyrun_engine::{Limits, Registry};
+use serde::Deserialize;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;
+#[cfg(target_arch = "wasm32")]
+pub use bindings::Engine;
+
+/// The languages compiled into the bundle.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    polyrun_js::register(&mut r);
+    r
+}
+
+/// What the worker asks for: one run.
+#[derive(Debug, Deserialize)]
+pub struct Request {
+    /// Language id or alias.
+    pub language: String,
+    /// Source code.
+    pub code: String,
+    /// File name for diagnostics.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// Limits (the playground defaults when absent).
+    #[serde(default)]
+    pub limits: Limits,
+    /// A session name: runs of one session share guest state; none is a fresh state.
+    #[serde(default)]
+    pub session: Option<String>,
+}
+
+/// The languages of [`registry`] as a JSON array of `RuntimeInfo`.
+pub fn languages_json() -> String {
+    let infos: Vec<_> = registry().descriptors().iter().map(|d| d.info()).collect();
+    serde_json::to_string(&infos).expect("infos serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_with_defaults_and_languages_list() {
+        let r: Request = serde_json::from_str(r#"{"language":"js","code":"1"}"#).unwrap();
+        assert_eq!(r.limits, Limits::default());
+        assert!(r.session.is_none());
+        let r: Request = serde_json::from_str(
+            r#"{"language":"js","code":"1","limits":{"wall_time_ms":1500},"session":"s"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.limits.wall_time,
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(r.session.as_deref(), Some("s"));
+        let langs: serde_json::Value = serde_json::from_str(&languages_json()).unwrap();
+        assert_eq!(langs[0]["language"], "javascript");
+    }
+}

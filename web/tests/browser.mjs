@@ -1,0 +1,154 @@
+// Browser tests of the playground page in Debian's Chromium (playwright-core, never a
+// downloaded browser). Run by `scripts/web test` (and so by scripts/test and CI).
+// POLYRUN_SITE: the built site; POLYRUN_ARTIFACTS: where the screenshot goes.
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { serve } from '../tools/serve.mjs';
+
+const site = process.env.POLYRUN_SITE;
+const artifacts = process.env.POLYRUN_ARTIFACTS ?? '/tmp/polyrun-web-artifacts';
+fs.mkdirSync(artifacts, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+let failures = 0;
+async function test(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    failures++;
+    console.log(`FAIL ${name}\n${e.stack}`);
+  }
+}
+
+/** Opens the page (optionally cross-origin isolated); collects console errors. */
+async function open({ isolated = false, hash = '' } = {}) {
+  const server = await serve(site, { isolated });
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const url = `http://127.0.0.1:${server.address().port}/${hash}`;
+  const started = Date.now();
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  const loadMs = Date.now() - started;
+  return { page, errors, server, loadMs };
+}
+
+async function runCode(page, lang, code, { stdin = '', timeout = '5000' } = {}) {
+  await page.selectOption('#language', lang);
+  await page.fill('#code', code);
+  await page.fill('#stdin', stdin);
+  await page.selectOption('#timeout', timeout);
+  await page.click('#run');
+  await page.waitForFunction(() => !['running', undefined].includes(document.body.dataset.state));
+  return {
+    state: await page.evaluate(() => document.body.dataset.state),
+    output: await page.textContent('#output'),
+    status: await page.textContent('#status'),
+  };
+}
+
+await test('the page loads with no console errors and lists JavaScript', async () => {
+  const { page, errors, server, loadMs } = await open();
+  const langs = await page.$$eval('#language option', (o) => o.map((x) => x.value));
+  assert.ok(langs.includes('javascript'), String(langs));
+  assert.match(await page.textContent('#status'), /ready \(stdin: buffered\)/);
+  assert.deepEqual(errors, []);
+  console.log(`     page ready in ${loadMs} ms`);
+  await page.close();
+  server.close();
+});
+
+await test('JavaScript hello world prints in the output, with its value', async () => {
+  const { page, errors, server } = await open();
+  const started = Date.now();
+  const r = await runCode(page, 'javascript', 'console.log("hello from the browser");\n6 * 7');
+  console.log(`     first run (load + run) ${Date.now() - started} ms`);
+  assert.equal(r.state, 'completed', r.status);
+  assert.equal(r.output, 'hello from the browser\n=> 42\n');
+  await page.screenshot({ path: path.join(artifacts, 'playground.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
+await test('a syntax error marks its line', async () => {
+  const { page, server } = await open();
+  const r = await runCode(page, 'javascript', 'let a = 1;\nlet b = 2;\nlet c = ;\n');
+  assert.equal(r.state, 'error');
+  assert.match(r.status, /SyntaxError/);
+  assert.equal(await page.textContent('#gutter .bad'), '3');
+  await page.close();
+  server.close();
+});
+
+await test('stdin reaches the program (buffered)', async () => {
+  const { page, server } = await open();
+  const r = await runCode(page, 'javascript', 'console.log(prompt().toUpperCase())', { stdin: 'typed line\n' });
+  assert.equal(r.output, 'TYPED LINE\n', r.status);
+  await page.close();
+  server.close();
+});
+
+await test('stdin asks the page for each line when the page is cross-origin isolated (atomics)', async () => {
+  const { page, errors, server } = await open({ isolated: true });
+  assert.match(await page.textContent('#status'), /stdin: atomics/);
+  await page.selectOption('#language', 'javascript');
+  await page.fill('#code', 'const a = prompt("first? ");\nconst b = prompt("second? ");\nconsole.log(a + "+" + b);');
+  await page.fill('#stdin', '');
+  await page.click('#run');
+  for (const line of ['ada', 'lovelace']) {
+    await page.waitForSelector('#stdin-line');
+    await page.fill('#stdin-line', line);
+    await page.press('#stdin-line', 'Enter');
+  }
+  await page.waitForFunction(() => document.body.dataset.state === 'completed');
+  const out = await page.textContent('#output');
+  assert.ok(out.endsWith('ada+lovelace\n'), JSON.stringify(out));
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
+await test('an endless loop stops at the time limit and the Stop button works while the page stays responsive', async () => {
+  const { page, server } = await open();
+  let started = Date.now();
+  const r = await runCode(page, 'javascript', 'while (true) {}', { timeout: '1000' });
+  const took = Date.now() - started;
+  assert.equal(r.state, 'limit_exceeded', r.status);
+  assert.ok(took < 3000, `took ${took} ms`);
+
+  await page.selectOption('#timeout', '10000');
+  await page.fill('#code', 'while (true) {}');
+  await page.click('#run');
+  await page.waitForFunction(() => document.body.dataset.state === 'running');
+  // The page answers while the guest loops: another control changes and reads back.
+  await page.fill('#stdin', 'still responsive');
+  assert.equal(await page.inputValue('#stdin'), 'still responsive');
+  started = Date.now();
+  await page.click('#stop');
+  await page.waitForFunction(() => document.body.dataset.state === 'cancelled');
+  assert.ok(Date.now() - started < 2000);
+  // The replacement worker runs the next program.
+  const next = await runCode(page, 'javascript', 'console.log("next")');
+  assert.equal(next.output, 'next\n');
+  await page.close();
+  server.close();
+});
+
+await browser.close();
+if (failures > 0) {
+  console.log(`${failures} browser test(s) failed`);
+  process.exit(1);
+}
+console.log('all browser tests passed');
