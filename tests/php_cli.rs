@@ -21,6 +21,19 @@ fn fetch_builds_once_then_does_nothing() {
     let o = polyrun(&["fetch", "--list"], "");
     let out = text(&o.stdout);
     assert!(out.contains("php") && out.contains("built at"), "{out}");
+    let o = polyrun(&["fetch", "--list", "--json"], "");
+    let php: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["name"] == "php")
+        .collect();
+    assert_eq!(php.len(), 1, "{}", text(&o.stdout));
+    assert_eq!(php[0]["kind"], "built");
+    let path = php[0]["path"].as_str().expect("php.wasm is built");
+    assert_eq!(
+        polyrun_packaging::sha256_file(std::path::Path::new(path)).unwrap(),
+        php[0]["sha256"].as_str().unwrap()
+    );
     let o = polyrun(&["langs"], "");
     assert!(text(&o.stdout).contains("php"), "{}", text(&o.stdout));
 }

@@ -57,6 +57,10 @@ enum Cmd {
         /// fetch nothing.
         #[arg(long)]
         list: bool,
+        /// With --list: one JSON object per artifact (name, kind, version, file, path when
+        /// present, sha256, size), for site builders and scripts.
+        #[arg(long, requires = "list")]
+        json: bool,
     },
 }
 
@@ -243,7 +247,29 @@ impl ProgressView {
     }
 }
 
-fn fetch(langs: Vec<String>, list: bool) -> u8 {
+fn fetch(langs: Vec<String>, list: bool, json: bool) -> u8 {
+    if list && json {
+        let cache = polyrun_packaging::Cache::from_env();
+        for a in polyrun_packaging::artifacts() {
+            let line = serde_json::json!({
+                "name": a.name, "kind": "pinned", "version": a.version, "file": a.file,
+                "path": cache.cached(a), "sha256": a.sha256, "size": a.size,
+            });
+            println!("{line}");
+        }
+        for r in polyrun_packaging::recipes() {
+            let built = cache.built(r, r.variants[0]);
+            let line = serde_json::json!({
+                "name": r.name, "kind": "built", "recipe": r.hash(), "variant": r.variants[0],
+                "version": built.as_ref().map(|b| b.info.source.clone()), "file": r.file,
+                "path": built.as_ref().map(|b| b.path.clone()),
+                "sha256": built.as_ref().map(|b| b.info.sha256.clone()),
+                "size": built.as_ref().map(|b| b.info.size),
+            });
+            println!("{line}");
+        }
+        return exit::OK;
+    }
     if list {
         let cache = polyrun_packaging::Cache::from_env();
         println!("cache: {}", cache.root().display());
@@ -555,7 +581,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Cmd::Run(args) => run(args),
         Cmd::Langs { json } => langs(json),
-        Cmd::Fetch { langs, list } => fetch(langs, list),
+        Cmd::Fetch { langs, list, json } => fetch(langs, list, json),
         Cmd::Worker => match polyrun::serve_worker() {
             Ok(()) => exit::OK,
             Err(e) => {

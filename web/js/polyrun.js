@@ -177,11 +177,7 @@ export class Polyrun {
           }
         }
       };
-      worker.postMessage({
-        type: 'init',
-        wasmUrl: new URL('pkg/polyrun_web_bg.wasm', this.#baseUrl).href,
-        sab: this.#sab,
-      });
+      worker.postMessage({ type: 'init', baseUrl: this.#baseUrl, sab: this.#sab });
     });
   }
 }

@@ -1,12 +1,17 @@
 // polyrun's Web Worker: owns the wasm engine and runs one request at a time. The page talks to
 // it through polyrun.js; a run that must be stopped by force is ended by terminating the worker.
 import init, { Engine } from './pkg/polyrun_web.js';
+import { runPhp } from './php.js';
 
 let engine = null;
 let runId = 0;
 let stdinLines = [];
 let stdinOpen = false; // interactive stdin: more lines may come from the page
 let shared = null; // { flag: Int32Array, data: Uint8Array } over a SharedArrayBuffer
+let base = '';
+// Languages that run as WASI modules on the browser's own engine, from the site's artifacts.json:
+// { info, file, sha256, module (compiled on first use), prelude }.
+let wasiLanguages = [];
 
 globalThis.polyrunEmit = (json) => {
   postMessage({ type: 'event', id: runId, event: JSON.parse(json) });
@@ -32,22 +37,52 @@ globalThis.polyrunReadLine = () => {
 onmessage = async (e) => {
   const m = e.data;
   if (m.type === 'init') {
-    await init({ module_or_path: m.wasmUrl });
+    base = m.baseUrl;
+    await init({ module_or_path: new URL('pkg/polyrun_web_bg.wasm', base) });
     engine = new Engine();
     if (m.sab) {
       shared = { flag: new Int32Array(m.sab, 0, 2), data: new Uint8Array(m.sab, 8) };
     }
-    postMessage({ type: 'ready', languages: JSON.parse(engine.languages()) });
+    const manifest = await fetch(new URL('artifacts.json', base)).then((r) => (r.ok ? r.json() : { artifacts: [] }));
+    wasiLanguages = manifest.artifacts.filter((a) => a.info.language === 'php');
+    const languages = JSON.parse(engine.languages()).concat(wasiLanguages.map((a) => a.info));
+    postMessage({ type: 'ready', languages });
   } else if (m.type === 'run') {
     runId = m.id;
     stdinLines = m.stdin === undefined || m.stdin === null ? [] : splitLines(m.stdin);
     stdinOpen = Boolean(m.interactive) && shared !== null;
-    const reply = JSON.parse(engine.run(JSON.stringify(m.request)));
+    const wasi = findWasi(m.request.language);
+    let reply;
+    if (wasi) {
+      try {
+        reply = { outcome: await runWasi(wasi, m.request) };
+      } catch (e) {
+        reply = { error: String(e) };
+      }
+    } else {
+      reply = JSON.parse(engine.run(JSON.stringify(m.request)));
+    }
     postMessage({ type: 'done', id: m.id, ...reply });
   } else if (m.type === 'end-session') {
     engine.end_session(m.name);
   }
 };
+
+function findWasi(name) {
+  const n = String(name).toLowerCase();
+  return wasiLanguages.find((a) => a.info.language === n || a.info.name.toLowerCase() === n
+    || a.info.aliases.includes(n));
+}
+
+async function runWasi(artifact, request) {
+  const emit = (event) => postMessage({ type: 'event', id: runId, event });
+  if (!artifact.module) {
+    emit({ type: 'progress', stage: `loading ${artifact.info.name}`, done: 0, total: artifact.size });
+    artifact.module = await WebAssembly.compileStreaming(fetch(new URL(artifact.file, base)));
+    artifact.prelude = await fetch(new URL(artifact.prelude_file, base)).then((r) => r.text());
+  }
+  return runPhp(artifact.module, artifact.prelude, request, { emit, readLine: globalThis.polyrunReadLine });
+}
 
 function splitLines(text) {
   const lines = text.split('\n');

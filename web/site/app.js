@@ -8,6 +8,12 @@ const name = "polyrun";
 console.log(\`Hello from \${name}!\`);
 [1, 2, 3].map((n) => n * n);
 `,
+  php: `<?php
+// PHP 8.2 (php.wasm)
+$name = "polyrun";
+echo "Hello from $name!\n";
+printf("%s\n", json_encode(array_map(fn($n) => $n * $n, [1, 2, 3])));
+`,
 };
 
 const $ = (id) => document.getElementById(id);

@@ -82,6 +82,43 @@ await test('JavaScript hello world prints in the output, with its value', async 
   server.close();
 });
 
+await test('PHP hello world, stdin, the line of an exception, a shutdown function after a fatal error', async () => {
+  const { page, errors, server } = await open();
+  const langs = await page.$$eval('#language option', (o) => o.map((x) => x.value));
+  assert.ok(langs.includes('php'), String(langs));
+  let started = Date.now();
+  let r = await runCode(page, 'php', '<?php\necho "Hello from PHP ", PHP_MAJOR_VERSION, "\\n";');
+  console.log(`     first PHP run (fetch + compile + run) ${Date.now() - started} ms`);
+  assert.equal(r.state, 'completed', r.status);
+  assert.equal(r.output, 'Hello from PHP 8\n');
+  started = Date.now();
+  r = await runCode(page, 'php', 'echo strtoupper(fgets(STDIN)), readline();', { stdin: 'first\nsecond\n' });
+  console.log(`     second PHP run ${Date.now() - started} ms`);
+  assert.equal(r.output, 'FIRST\nsecond');
+  r = await runCode(page, 'php', '<?php\necho "a\\n";\nfunction f() {\n  throw new Exception("boom");\n}\nf();\n');
+  assert.equal(r.state, 'error');
+  assert.match(r.status, /Exception: boom \(line 4\)/);
+  assert.equal(await page.textContent('#gutter .bad'), '4');
+  r = await runCode(page, 'php', 'register_shutdown_function(function () { echo "cleanup\\n"; });\nnope();');
+  assert.ok(r.output.startsWith('cleanup\n'), r.output);
+  assert.match(r.status, /Call to undefined function nope\(\) \(line 2\)/);
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
+await test('a PHP endless loop is stopped at the time limit', async () => {
+  const { page, server } = await open();
+  const started = Date.now();
+  const r = await runCode(page, 'php', 'while (true) {}', { timeout: '1000' });
+  assert.equal(r.state, 'limit_exceeded', r.status);
+  assert.ok(Date.now() - started < 4000);
+  const next = await runCode(page, 'php', 'echo "after";');
+  assert.equal(next.output, 'after');
+  await page.close();
+  server.close();
+});
+
 await test('a syntax error marks its line', async () => {
   const { page, server } = await open();
   const r = await runCode(page, 'javascript', 'let a = 1;\nlet b = 2;\nlet c = ;\n');

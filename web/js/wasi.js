@@ -1,0 +1,188 @@
+// A small WASI preview 1 host for WebAssembly commands run in polyrun's worker (PHP): argv,
+// stdout/stderr to callbacks, stdin a line at a time, clocks, randomness, and nothing of a
+// file system, sockets or processes (every path is "not capable", as natively).
+
+const ERRNO = { SUCCESS: 0, BADF: 8, INVAL: 28, NOSYS: 52, SPIPE: 70, NOTCAPABLE: 76 };
+
+/** Thrown by proc_exit to leave the guest. */
+export class WasiExit extends Error {
+  constructor(code) {
+    super(`exit ${code}`);
+    this.code = code;
+  }
+}
+
+export class Wasi {
+  /**
+   * @param {{ args: string[], stdout: (bytes: Uint8Array) => void,
+   *           stderr: (bytes: Uint8Array) => void, readLine: () => (string | undefined) }} io
+   */
+  constructor({ args, stdout, stderr, readLine }) {
+    this.args = args.map((a) => new TextEncoder().encode(`${a}\0`));
+    this.out = { 1: stdout, 2: stderr };
+    this.readLine = readLine;
+    this.pending = new Uint8Array(0);
+    this.stdinDone = false;
+    this.memory = null;
+  }
+
+  /** Runs the command's `_start`; returns its exit status. */
+  start(instance) {
+    this.memory = instance.exports.memory;
+    try {
+      instance.exports._start();
+      return 0;
+    } catch (e) {
+      if (e instanceof WasiExit) return e.code;
+      throw e;
+    }
+  }
+
+  view() {
+    return new DataView(this.memory.buffer);
+  }
+
+  bytes() {
+    return new Uint8Array(this.memory.buffer);
+  }
+
+  /** The `wasi_snapshot_preview1` import object. */
+  imports() {
+    const nosys = () => ERRNO.NOSYS;
+    const notcapable = () => ERRNO.NOTCAPABLE;
+    const w = {
+      args_sizes_get: (argc, size) => {
+        this.view().setUint32(argc, this.args.length, true);
+        this.view().setUint32(size, this.args.reduce((n, a) => n + a.length, 0), true);
+        return ERRNO.SUCCESS;
+      },
+      args_get: (argv, buf) => {
+        let p = buf;
+        this.args.forEach((a, i) => {
+          this.view().setUint32(argv + i * 4, p, true);
+          this.bytes().set(a, p);
+          p += a.length;
+        });
+        return ERRNO.SUCCESS;
+      },
+      environ_sizes_get: (count, size) => {
+        this.view().setUint32(count, 0, true);
+        this.view().setUint32(size, 0, true);
+        return ERRNO.SUCCESS;
+      },
+      environ_get: () => ERRNO.SUCCESS,
+      clock_time_get: (id, _precision, out) => {
+        const ns = id === 0
+          ? BigInt(Date.now()) * 1000000n
+          : BigInt(Math.round(performance.now() * 1e6));
+        this.view().setBigUint64(out, ns, true);
+        return ERRNO.SUCCESS;
+      },
+      random_get: (buf, len) => {
+        for (let off = 0; off < len; off += 65536) {
+          crypto.getRandomValues(this.bytes().subarray(buf + off, buf + Math.min(len, off + 65536)));
+        }
+        return ERRNO.SUCCESS;
+      },
+      fd_write: (fd, iovs, n, written) => {
+        const sink = this.out[fd];
+        if (!sink) return ERRNO.BADF;
+        let total = 0;
+        for (let i = 0; i < n; i++) {
+          const ptr = this.view().getUint32(iovs + i * 8, true);
+          const len = this.view().getUint32(iovs + i * 8 + 4, true);
+          if (len > 0) sink(this.bytes().slice(ptr, ptr + len));
+          total += len;
+        }
+        this.view().setUint32(written, total, true);
+        return ERRNO.SUCCESS;
+      },
+      fd_read: (fd, iovs, n, read) => {
+        if (fd !== 0) return ERRNO.BADF;
+        if (this.pending.length === 0 && !this.stdinDone) {
+          const line = this.readLine();
+          if (line === undefined || line === null) this.stdinDone = true;
+          else this.pending = new TextEncoder().encode(`${line}\n`);
+        }
+        let total = 0;
+        for (let i = 0; i < n && this.pending.length > 0; i++) {
+          const ptr = this.view().getUint32(iovs + i * 8, true);
+          const len = this.view().getUint32(iovs + i * 8 + 4, true);
+          const take = Math.min(len, this.pending.length);
+          this.bytes().set(this.pending.subarray(0, take), ptr);
+          this.pending = this.pending.subarray(take);
+          total += take;
+        }
+        this.view().setUint32(read, total, true);
+        return ERRNO.SUCCESS;
+      },
+      fd_fdstat_get: (fd, out) => {
+        if (fd > 2) return ERRNO.BADF;
+        const v = this.view();
+        v.setUint8(out, 2); // character device
+        v.setUint16(out + 2, 0, true);
+        v.setBigUint64(out + 8, 0xffffffffn, true);
+        v.setBigUint64(out + 16, 0xffffffffn, true);
+        return ERRNO.SUCCESS;
+      },
+      fd_fdstat_set_flags: () => ERRNO.SUCCESS,
+      fd_filestat_get: (fd, out) => {
+        if (fd > 2) return ERRNO.BADF;
+        this.bytes().fill(0, out, out + 64);
+        this.view().setUint8(out + 16, 2);
+        return ERRNO.SUCCESS;
+      },
+      fd_prestat_get: () => ERRNO.BADF, // no preopened directory
+      fd_prestat_dir_name: () => ERRNO.BADF,
+      fd_close: (fd) => (fd <= 2 ? ERRNO.SUCCESS : ERRNO.BADF),
+      fd_seek: () => ERRNO.SPIPE,
+      fd_tell: () => ERRNO.SPIPE,
+      fd_sync: () => ERRNO.SUCCESS,
+      fd_datasync: () => ERRNO.SUCCESS,
+      fd_filestat_set_size: () => ERRNO.BADF,
+      fd_readdir: () => ERRNO.BADF,
+      path_open: notcapable,
+      path_filestat_get: notcapable,
+      path_filestat_set_times: notcapable,
+      path_create_directory: notcapable,
+      path_remove_directory: notcapable,
+      path_rename: notcapable,
+      path_link: notcapable,
+      path_symlink: notcapable,
+      path_readlink: notcapable,
+      path_unlink_file: notcapable,
+      poll_oneoff: (subs, events, n, nevents) => {
+        // Clocks only (sleep): wait, then report each subscription as done. A guest that
+        // sleeps past its deadline is ended by the page terminating this worker.
+        let wait = 0n;
+        for (let i = 0; i < n; i++) {
+          const s = subs + i * 48;
+          if (this.view().getUint8(s + 8) === 0) {
+            const t = this.view().getBigUint64(s + 24, true);
+            if (t > wait) wait = t;
+          }
+        }
+        const until = performance.now() + Number(wait / 1000000n);
+        while (performance.now() < until) { /* a worker may block */ }
+        for (let i = 0; i < n; i++) {
+          const s = subs + i * 48;
+          const e = events + i * 32;
+          this.bytes().fill(0, e, e + 32);
+          this.view().setBigUint64(e, this.view().getBigUint64(s, true), true);
+          this.view().setUint8(e + 10, this.view().getUint8(s + 8));
+        }
+        this.view().setUint32(nevents, n, true);
+        return ERRNO.SUCCESS;
+      },
+      proc_exit: (code) => {
+        throw new WasiExit(code);
+      },
+      sched_yield: () => ERRNO.SUCCESS,
+      sock_accept: nosys,
+      sock_recv: nosys,
+      sock_send: nosys,
+      sock_shutdown: nosys,
+    };
+    return { wasi_snapshot_preview1: w };
+  }
+}
