@@ -1,4 +1,5 @@
-// A small WASI preview 1 host for WebAssembly commands run in polyrun's worker (PHP): argv,
+// A small WASI preview 1 host for the WebAssembly languages run in polyrun's worker (PHP, Ruby):
+// argv,
 // stdout/stderr to callbacks, stdin a line at a time, clocks, randomness, and nothing of a
 // file system, sockets or processes (every path is "not capable", as natively).
 
@@ -26,9 +27,14 @@ export class Wasi {
     this.memory = null;
   }
 
+  /** Uses `instance`'s memory (for reactors, before calling their exports). */
+  attach(instance) {
+    this.memory = instance.exports.memory;
+  }
+
   /** Runs the command's `_start`; returns its exit status. */
   start(instance) {
-    this.memory = instance.exports.memory;
+    this.attach(instance);
     try {
       instance.exports._start();
       return 0;
@@ -178,11 +184,36 @@ export class Wasi {
         throw new WasiExit(code);
       },
       sched_yield: () => ERRNO.SUCCESS,
+      clock_res_get: (_id, out) => {
+        this.view().setBigUint64(out, 1000n, true);
+        return ERRNO.SUCCESS;
+      },
+      fd_renumber: () => ERRNO.BADF,
+      fd_pread: () => ERRNO.BADF,
+      fd_pwrite: () => ERRNO.BADF,
+      fd_advise: () => ERRNO.SUCCESS,
       sock_accept: nosys,
       sock_recv: nosys,
       sock_send: nosys,
       sock_shutdown: nosys,
     };
     return { wasi_snapshot_preview1: w };
+  }
+
+  /**
+   * The import object for `module`: WASI, `extra` (module → name → function), and for any other
+   * import a function that fails when called (as natively: unknown imports trap).
+   */
+  importsFor(module, extra = {}) {
+    const imports = { ...this.imports() };
+    for (const [mod, fns] of Object.entries(extra)) imports[mod] = { ...(imports[mod] ?? {}), ...fns };
+    for (const imp of WebAssembly.Module.imports(module)) {
+      if (imp.kind !== 'function') continue;
+      imports[imp.module] ??= {};
+      imports[imp.module][imp.name] ??= () => {
+        throw new Error(`unsupported import ${imp.module}.${imp.name}`);
+      };
+    }
+    return imports;
   }
 }

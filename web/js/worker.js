@@ -2,6 +2,7 @@
 // it through polyrun.js; a run that must be stopped by force is ended by terminating the worker.
 import init, { Engine } from './pkg/polyrun_web.js';
 import { runPhp } from './php.js';
+import { RubyVm } from './ruby.js';
 
 let engine = null;
 let runId = 0;
@@ -44,7 +45,7 @@ onmessage = async (e) => {
       shared = { flag: new Int32Array(m.sab, 0, 2), data: new Uint8Array(m.sab, 8) };
     }
     const manifest = await fetch(new URL('artifacts.json', base)).then((r) => (r.ok ? r.json() : { artifacts: [] }));
-    wasiLanguages = manifest.artifacts.filter((a) => a.info.language === 'php');
+    wasiLanguages = manifest.artifacts.filter((a) => ['php', 'ruby'].includes(a.info.language));
     const languages = JSON.parse(engine.languages()).concat(wasiLanguages.map((a) => a.info));
     postMessage({ type: 'ready', languages });
   } else if (m.type === 'run') {
@@ -65,6 +66,7 @@ onmessage = async (e) => {
     postMessage({ type: 'done', id: m.id, ...reply });
   } else if (m.type === 'end-session') {
     engine.end_session(m.name);
+    rubySessions.delete(m.name);
   }
 };
 
@@ -81,8 +83,27 @@ async function runWasi(artifact, request) {
     artifact.module = await WebAssembly.compileStreaming(fetch(new URL(artifact.file, base)));
     artifact.prelude = await fetch(new URL(artifact.prelude_file, base)).then((r) => r.text());
   }
-  return runPhp(artifact.module, artifact.prelude, request, { emit, readLine: globalThis.polyrunReadLine });
+  const io = { emit, readLine: globalThis.polyrunReadLine };
+  if (artifact.info.language === 'php') return runPhp(artifact.module, artifact.prelude, request, io);
+  // Ruby: a VM per session, a fresh one for a run without a session.
+  let vm = request.session ? rubySessions.get(request.session) : null;
+  if (!vm) {
+    vm = spareRuby ?? new RubyVm(artifact.module, artifact.prelude, io);
+    spareRuby = null;
+    if (request.session) rubySessions.set(request.session, vm);
+  }
+  vm.io = io;
+  const outcome = vm.run(request);
+  if (outcome.status === 'crashed' && request.session) rubySessions.delete(request.session);
+  // Boot the next fresh VM now, between runs, so that the next run does not wait for it.
+  setTimeout(() => {
+    spareRuby ??= new RubyVm(artifact.module, artifact.prelude, { emit: () => {}, readLine: () => undefined });
+  }, 0);
+  return outcome;
 }
+
+const rubySessions = new Map();
+let spareRuby = null;
 
 function splitLines(text) {
   const lines = text.split('\n');

@@ -8,6 +8,11 @@ const name = "polyrun";
 console.log(\`Hello from \${name}!\`);
 [1, 2, 3].map((n) => n * n);
 `,
+  ruby: `# Ruby 3.4 (ruby.wasm)
+name = "polyrun"
+puts "Hello from #{name}!"
+[1, 2, 3].map { |n| n * n }
+`,
   php: `<?php
 // PHP 8.2 (php.wasm)
 $name = "polyrun";

@@ -107,6 +107,26 @@ await test('PHP hello world, stdin, the line of an exception, a shutdown functio
   server.close();
 });
 
+await test('Ruby hello world with its value, gets, and an exception with its line', async () => {
+  const { page, errors, server } = await open();
+  let started = Date.now();
+  let r = await runCode(page, 'ruby', 'puts "Hello from Ruby #{RUBY_VERSION[0]}"\n[1, 2].sum');
+  console.log(`     first Ruby run (fetch + compile + boot + run) ${Date.now() - started} ms`);
+  assert.equal(r.state, 'completed', r.status);
+  assert.equal(r.output, 'Hello from Ruby 3\n=> 3\n');
+  started = Date.now();
+  r = await runCode(page, 'ruby', 'puts gets.upcase', { stdin: 'typed\n' });
+  console.log(`     second Ruby run (boot + run) ${Date.now() - started} ms`);
+  assert.equal(r.output, 'TYPED\n');
+  r = await runCode(page, 'ruby', 'x = 1\ny = 2\nraise "boom"\n');
+  assert.equal(r.state, 'error');
+  assert.match(r.status, /RuntimeError: boom \(line 3\)/);
+  assert.equal(await page.textContent('#gutter .bad'), '3');
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
 await test('a PHP endless loop is stopped at the time limit', async () => {
   const { page, server } = await open();
   const started = Date.now();

@@ -13,22 +13,27 @@ const langs = lines(process.env.POLYRUN_LANGS_JSON);
 const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 const out = [];
-const php = artifacts.find((a) => a.name === 'php');
-if (!php?.path) throw new Error('php.wasm is not built: run `polyrun fetch php` first');
-const prelude = fs.readFileSync(path.join(repo, 'runtimes/php/src/prelude.php'));
-const preludeHash = crypto.createHash('sha256').update(prelude).digest('hex').slice(0, 12);
 fs.mkdirSync(path.join(site, 'artifacts'), { recursive: true });
-const file = `artifacts/php-${php.sha256.slice(0, 12)}.wasm`;
-fs.copyFileSync(php.path, path.join(site, file));
-fs.writeFileSync(path.join(site, `artifacts/php-prelude-${preludeHash}.php`), prelude);
-const info = langs.find((l) => l.language === 'php');
-out.push({
-  info: { ...info, backend: 'php.wasm+browser' },
-  file,
-  prelude_file: `artifacts/php-prelude-${preludeHash}.php`,
-  sha256: php.sha256,
-  size: php.size,
-  version: php.version,
-});
+// Each language: its artifact (php.wasm built from source, ruby.wasm from npm) and the prelude
+// its native backend uses.
+for (const [name, preludePath] of [['php', 'runtimes/php/src/prelude.php'], ['ruby', 'runtimes/ruby/src/prelude.rb']]) {
+  const a = artifacts.find((x) => x.name === name);
+  if (!a?.path) throw new Error(`${name}'s artifact is not in the cache: run \`polyrun fetch ${name}\` first`);
+  const prelude = fs.readFileSync(path.join(repo, preludePath));
+  const preludeHash = crypto.createHash('sha256').update(prelude).digest('hex').slice(0, 12);
+  const file = `artifacts/${name}-${a.sha256.slice(0, 12)}.wasm`;
+  const preludeFile = `artifacts/${name}-prelude-${preludeHash}${path.extname(preludePath)}`;
+  fs.copyFileSync(a.path, path.join(site, file));
+  fs.writeFileSync(path.join(site, preludeFile), prelude);
+  const info = langs.find((l) => l.language === name);
+  out.push({
+    info: { ...info, backend: `${a.file}+browser` },
+    file,
+    prelude_file: preludeFile,
+    sha256: a.sha256,
+    size: a.size,
+    version: a.version,
+  });
+}
 fs.writeFileSync(path.join(site, 'artifacts.json'), JSON.stringify({ artifacts: out }, null, 2));
 console.error(`web: artifacts: ${out.map((a) => `${a.info.language} ${a.size} bytes`).join(', ')}`);
