@@ -20,6 +20,7 @@ export class Polyrun {
    */
   static async load(options = {}) {
     const pr = new Polyrun(options);
+    if (!pr.#sab && options.serviceWorker !== false) await pr.#registerServiceWorker();
     pr.#ready = pr.#spawn();
     await pr.#ready;
     return pr;
@@ -32,7 +33,10 @@ export class Polyrun {
   #nextId = 1;
   #queue = Promise.resolve();
   #ready = null; // the current worker's start
+  #starting = null; // a run waiting for its worker: { cancelled }
   #sab = null;
+  #sw = null; // the stdin service worker controlling this page, when there is one
+  #stdinKey = null; // the pending service-worker stdin request
   #onProgress;
 
   constructor({ baseUrl, onProgress } = {}) {
@@ -46,11 +50,13 @@ export class Polyrun {
 
   /**
    * How a running program reads stdin: `atomics` (it asks for each line while it runs, the
-   * page answers with `provideInput`; needs a cross-origin isolated page) or `buffered` (the
+   * page answers with `provideInput`; needs a cross-origin isolated page), `service-worker`
+   * (the same, through polyrun's stdin service worker: any static host) or `buffered` (the
    * `stdin` text given to `run`, then end of input).
    */
   get stdinMechanism() {
-    return this.#sab ? 'atomics' : 'buffered';
+    if (this.#sab) return 'atomics';
+    return this.#sw ? 'service-worker' : 'buffered';
   }
 
   /** The languages of the bundle. */
@@ -73,14 +79,20 @@ export class Polyrun {
     return result;
   }
 
-  /** Stops the current run by force (its outcome is `cancelled`). */
+  /** Stops the current run by force (its outcome is `cancelled`), even one still waiting for
+   * its worker to start. */
   cancel() {
     if (this.#current) this.#abort({ status: 'cancelled' });
+    else if (this.#starting) this.#starting.cancelled = true;
   }
 
   /** Answers a `stdin_request` event with a line (`null` ends the input). */
   provideInput(line) {
-    if (!this.#sab) throw new Error('interactive stdin needs a cross-origin isolated page');
+    if (!this.#sab && this.#sw) {
+      this.#sw.postMessage({ type: 'polyrun-stdin', id: this.#stdinKey, line: line ?? null });
+      return;
+    }
+    if (!this.#sab) throw new Error('interactive stdin needs a cross-origin isolated page or the stdin service worker');
     const flag = new Int32Array(this.#sab, 0, 2);
     if (line === null || line === undefined) {
       Atomics.store(flag, 0, 2);
@@ -101,7 +113,11 @@ export class Polyrun {
   }
 
   async #run(language, code, options) {
+    const starting = { cancelled: false };
+    this.#starting = starting;
     await this.#ready;
+    this.#starting = null;
+    if (starting.cancelled) return { status: 'cancelled' };
     const timeoutMs = options.timeoutMs ?? 10000;
     const request = {
       language,
@@ -131,9 +147,26 @@ export class Polyrun {
         id,
         request,
         stdin: options.stdin ?? null,
-        interactive: Boolean(options.interactive) && this.#sab !== null,
+        interactive: Boolean(options.interactive) && this.stdinMechanism !== 'buffered',
       });
     });
+  }
+
+  /** Registers (or finds) polyrun's stdin service worker and waits until it controls the page. */
+  async #registerServiceWorker() {
+    if (!('serviceWorker' in navigator) || !isSecureContext) return;
+    try {
+      await navigator.serviceWorker.register(new URL('stdin-sw.js', this.#baseUrl), { scope: this.#baseUrl });
+      if (!navigator.serviceWorker.controller) {
+        await new Promise((resolve) => {
+          navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true });
+          setTimeout(resolve, 3000);
+        });
+      }
+      this.#sw = navigator.serviceWorker.controller;
+    } catch {
+      this.#sw = null; // buffered stdin still works
+    }
   }
 
   #finish(outcome) {
@@ -167,6 +200,7 @@ export class Polyrun {
           if (m.event.type === 'progress') this.#onProgress(m.event);
           if (this.#current?.id === m.id) this.#current.onEvent(m.event);
         } else if (m.type === 'stdin-request') {
+          this.#stdinKey = m.key ?? null;
           if (this.#current?.id === m.id) this.#current.onEvent({ type: 'stdin_request' });
         } else if (m.type === 'done') {
           if (this.#current?.id !== m.id) return;

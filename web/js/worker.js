@@ -21,7 +21,8 @@ globalThis.polyrunEmit = (json) => {
 /** The next stdin line: buffered lines first, then (when interactive) one asked of the page. */
 globalThis.polyrunReadLine = () => {
   if (stdinLines.length > 0) return stdinLines.shift();
-  if (!stdinOpen || shared === null) return undefined;
+  if (!stdinOpen) return undefined;
+  if (shared === null) return readThroughServiceWorker();
   // flag: 0 = waiting, 1 = a line is in data, 2 = end of input.
   Atomics.store(shared.flag, 0, 0);
   postMessage({ type: 'stdin-request', id: runId });
@@ -51,7 +52,7 @@ onmessage = async (e) => {
   } else if (m.type === 'run') {
     runId = m.id;
     stdinLines = m.stdin === undefined || m.stdin === null ? [] : splitLines(m.stdin);
-    stdinOpen = Boolean(m.interactive) && shared !== null;
+    stdinOpen = Boolean(m.interactive);
     const wasi = findWasi(m.request.language);
     let reply;
     if (wasi) {
@@ -104,6 +105,19 @@ async function runWasi(artifact, request) {
 
 const rubySessions = new Map();
 let spareRuby = null;
+
+/** Interactive stdin without shared memory: a synchronous request the service worker holds. */
+let stdinRequests = 0;
+function readThroughServiceWorker() {
+  const id = `${runId}-${++stdinRequests}`;
+  postMessage({ type: 'stdin-request', id: runId, key: id });
+  const xhr = new XMLHttpRequest();
+  xhr.open('GET', new URL(`polyrun-stdin?id=${encodeURIComponent(id)}`, base), false);
+  xhr.send();
+  const { line } = JSON.parse(xhr.responseText);
+  if (line === null) stdinOpen = false;
+  return line ?? undefined;
+}
 
 function splitLines(text) {
   const lines = text.split('\n');

@@ -136,7 +136,7 @@ $('run').addEventListener('click', async () => {
     stdin: $('stdin').value,
     timeoutMs: Number($('timeout').value),
     filename: `main`,
-    interactive: pr.stdinMechanism === 'atomics',
+    interactive: pr.stdinMechanism !== 'buffered',
     onEvent: (e) => {
       if (e.type === 'stdout') write(e.text);
       else if (e.type === 'stderr') write(e.text, 'stderr');

@@ -62,7 +62,7 @@ await test('the page loads with no console errors and lists JavaScript', async (
   const { page, errors, server, loadMs } = await open();
   const langs = await page.$$eval('#language option', (o) => o.map((x) => x.value));
   assert.ok(langs.includes('javascript'), String(langs));
-  assert.match(await page.textContent('#status'), /ready \(stdin: buffered\)/);
+  assert.match(await page.textContent('#status'), /ready \(stdin: service-worker\)/);
   assert.deepEqual(errors, []);
   console.log(`     page ready in ${loadMs} ms`);
   await page.close();
@@ -157,9 +157,10 @@ await test('stdin reaches the program (buffered)', async () => {
   server.close();
 });
 
-await test('stdin asks the page for each line when the page is cross-origin isolated (atomics)', async () => {
-  const { page, errors, server } = await open({ isolated: true });
-  assert.match(await page.textContent('#status'), /stdin: atomics/);
+for (const [isolated, mechanism] of [[true, 'atomics'], [false, 'service-worker']]) {
+await test(`stdin asks the page for each line (${mechanism})`, async () => {
+  const { page, errors, server } = await open({ isolated });
+  assert.match(await page.textContent('#status'), new RegExp(`stdin: ${mechanism}`));
   await page.selectOption('#language', 'javascript');
   await page.fill('#code', 'const a = prompt("first? ");\nconst b = prompt("second? ");\nconsole.log(a + "+" + b);');
   await page.fill('#stdin', '');
@@ -172,10 +173,22 @@ await test('stdin asks the page for each line when the page is cross-origin isol
   await page.waitForFunction(() => document.body.dataset.state === 'completed');
   const out = await page.textContent('#output');
   assert.ok(out.endsWith('ada+lovelace\n'), JSON.stringify(out));
+  // The other languages read the typed lines too.
+  for (const [lang, code] of [['ruby', 'puts gets.upcase'], ['php', 'echo strtoupper(readline("? "));']]) {
+    await page.selectOption('#language', lang);
+    await page.fill('#code', code);
+    await page.click('#run');
+    await page.waitForSelector('#stdin-line');
+    await page.fill('#stdin-line', 'typed');
+    await page.press('#stdin-line', 'Enter');
+    await page.waitForFunction(() => document.body.dataset.state === 'completed');
+    assert.match(await page.textContent('#output'), /TYPED/, lang);
+  }
   assert.deepEqual(errors, []);
   await page.close();
   server.close();
 });
+}
 
 await test('an endless loop stops at the time limit and the Stop button works while the page stays responsive', async () => {
   const { page, server } = await open();
