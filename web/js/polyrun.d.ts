@@ -1,0 +1,83 @@
+// TypeScript declarations for polyrun.js, polyrun's browser API.
+
+/** A language the bundle runs. */
+export interface LanguageInfo {
+  language: string;
+  name: string;
+  aliases: string[];
+  extensions: string[];
+  backend: string;
+  version: string;
+  capabilities: { preemptible: boolean; memory_limit: boolean; stdin: boolean; sessions: boolean };
+}
+
+/** One stack frame, in the user's own lines. */
+export interface Frame {
+  function: string | null;
+  line: number | null;
+  column: number | null;
+}
+
+/** A guest error: kind, message and where. */
+export interface Diagnostic {
+  kind: string;
+  message: string;
+  line: number | null;
+  column: number | null;
+  frames: Frame[];
+}
+
+/** How a run ended. */
+export type Outcome =
+  | { status: 'completed'; value: Record<string, string> | null }
+  | { status: 'error'; diagnostic: Diagnostic }
+  | { status: 'limit_exceeded'; limit: 'time' | 'memory' | 'output' }
+  | { status: 'cancelled' }
+  | { status: 'crashed'; reason: string };
+
+/** What a run reports while it runs. */
+export type RunEvent =
+  | { type: 'stdout'; text: string }
+  | { type: 'stderr'; text: string }
+  | { type: 'display'; bundle: Record<string, string> }
+  | { type: 'progress'; stage: string; done: number; total: number | null }
+  | { type: 'log'; level: string; message: string }
+  | { type: 'stdin_request' };
+
+export interface RunOptions {
+  /** Lines read first (the whole input, with the `buffered` mechanism). */
+  stdin?: string;
+  /** Ask the page for more lines as the program reads them (`stdin_request` events). */
+  interactive?: boolean;
+  /** Time limit in milliseconds (default 10000; 0 for none). */
+  timeoutMs?: number;
+  memoryBytes?: number;
+  maxOutputBytes?: number;
+  /** File name for diagnostics. */
+  filename?: string;
+  /** Runs of one session share guest state. */
+  session?: string;
+  onEvent?: (event: RunEvent) => void;
+}
+
+export interface LoadOptions {
+  /** Where the site's files are (default: next to polyrun.js). */
+  baseUrl?: string;
+  /** Loading progress (languages fetched and compiled). */
+  onProgress?: (event: RunEvent) => void;
+  /** Register the stdin service worker on pages that are not cross-origin isolated (default true). */
+  serviceWorker?: boolean;
+}
+
+/** How long a run may overrun its time limit before its worker is terminated. */
+export const GRACE_MS: number;
+
+export class Polyrun {
+  static load(options?: LoadOptions): Promise<Polyrun>;
+  readonly stdinMechanism: 'atomics' | 'service-worker' | 'buffered';
+  languages(): LanguageInfo[];
+  run(language: string, code: string, options?: RunOptions): Promise<Outcome>;
+  cancel(): void;
+  provideInput(line: string | null): void;
+  endSession(name: string): void;
+}
