@@ -45,10 +45,20 @@ pub struct Request {
     pub session: Option<String>,
 }
 
-/// The languages of [`registry`] as a JSON array of `RuntimeInfo`.
+/// The languages of [`registry`] as a JSON array of `RuntimeInfo` objects with the
+/// descriptor's `aliases` and `extensions` added (what `polyrun langs --json` prints).
 pub fn languages_json() -> String {
-    let infos: Vec<_> = registry().descriptors().iter().map(|d| d.info()).collect();
-    serde_json::to_string(&infos).expect("infos serialise")
+    let infos: Vec<serde_json::Value> = registry()
+        .descriptors()
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::to_value(d.info()).expect("infos serialise");
+            v["aliases"] = serde_json::json!(d.aliases);
+            v["extensions"] = serde_json::json!(d.extensions);
+            v
+        })
+        .collect();
+    serde_json::Value::Array(infos).to_string()
 }
 
 #[cfg(test)]
@@ -71,5 +81,11 @@ mod tests {
         assert_eq!(r.session.as_deref(), Some("s"));
         let langs: serde_json::Value = serde_json::from_str(&languages_json()).unwrap();
         assert_eq!(langs[0]["language"], "javascript");
+        assert!(
+            langs[0]["aliases"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("js"))
+        );
     }
 }

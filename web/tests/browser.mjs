@@ -216,6 +216,25 @@ await test('an endless loop stops at the time limit and the Stop button works wh
   server.close();
 });
 
+await test('<polyrun-playground> elements run their snippets', async () => {
+  const server = await serve(site);
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`http://127.0.0.1:${server.address().port}/embed.html`);
+  for (const [id, expected] of [['js', /^Hello from JavaScript\n$/], ['php', /^Hello from PHP 8\.2\.\d+\n$/], ['ruby', /^Hello from Ruby 3\.4/]]) {
+    await page.waitForSelector(`#${id}[data-ready="true"]`, { timeout: 30000 });
+    await page.click(`#${id} .run`);
+    await page.waitForSelector(`#${id}[data-state]`, { timeout: 30000 });
+    assert.equal(await page.getAttribute(`#${id}`, 'data-state'), 'completed', id);
+    assert.match(await page.textContent(`#${id} .output`), expected, id);
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
 await browser.close();
 if (failures > 0) {
   console.log(`${failures} browser test(s) failed`);
