@@ -57,7 +57,23 @@ install_debian_toolchain() {
   rm -rf "$PREFIX" && mv "$tmp" "$PREFIX"
 }
 
+# C for wasm32 (Lua's sources in the bundle, built by runtimes/lua/build.rs): Debian's clang,
+# lld and wasi-libc.
+C_PACKAGES="clang-22 lld-22 llvm-22 wasi-libc libclang-rt-22-dev-wasm32"
+ensure_c_toolchain() {
+  if command -v clang-22 >/dev/null && command -v wasm-ld-22 >/dev/null &&
+     [ -f /usr/lib/wasm32-wasi/libc.a ] && dpkg -s libclang-rt-22-dev-wasm32 >/dev/null 2>&1; then
+    return 0
+  fi
+  command -v apt-get >/dev/null || { say "need clang 22 with wasi-libc for wasm32 C code (Lua): $C_PACKAGES"; exit 1; }
+  say "installing the C toolchain for wasm32: $C_PACKAGES"
+  as_root apt-get update -qq >&2
+  # shellcheck disable=SC2086
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $C_PACKAGES >&2
+}
+
 print_env() {
+  ensure_c_toolchain
   if have_rustup_target; then
     echo "export CARGO_TARGET_DIR='$CARGO_TARGET_DIR'"
     echo "export POLYRUN_WASM_MODE=rustup"

@@ -8,6 +8,13 @@ const name = "polyrun";
 console.log(\`Hello from \${name}!\`);
 [1, 2, 3].map((n) => n * n);
 `,
+  lua: `-- Lua 5.4 (C Lua compiled to WebAssembly)
+local name = "polyrun"
+print(("Hello from %s!"):format(name))
+local squares = {}
+for i = 1, 3 do squares[#squares + 1] = i * i end
+return table.concat(squares, ", ")
+`,
   ruby: `# Ruby 3.4 (ruby.wasm)
 name = "polyrun"
 puts "Hello from #{name}!"

@@ -24,6 +24,7 @@ pub use bindings::Engine;
 pub fn registry() -> Registry {
     let mut r = Registry::new();
     polyrun_js::register(&mut r);
+    polyrun_lua::register(&mut r);
     r
 }
 

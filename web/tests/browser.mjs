@@ -82,6 +82,46 @@ await test('JavaScript hello world prints in the output, with its value', async 
   server.close();
 });
 
+await test('Lua hello world, io.read, an error with its line, coroutines, pcall, os.time', async () => {
+  const { page, errors, server } = await open();
+  const langs = await page.$$eval('#language option', (o) => o.map((x) => x.value));
+  assert.ok(langs.includes('lua'), String(langs));
+  const started = Date.now();
+  let r = await runCode(page, 'lua', 'print("Hello from " .. _VERSION)\nreturn 6 * 7');
+  console.log(`     first Lua run ${Date.now() - started} ms`);
+  assert.equal(r.state, 'completed', r.status);
+  assert.equal(r.output, 'Hello from Lua 5.4\n=> 42\n');
+  r = await runCode(page, 'lua', 'local a = io.read("l")\nprint(tonumber(a) * 2, io.read():upper())', { stdin: '21\nword\n' });
+  assert.equal(r.output, '42\tWORD\n');
+  r = await runCode(page, 'lua', [
+    'local co = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end)',
+    'print(co(), co(), co())',
+    'print(pcall(error, {code = 7}))',
+    'print(select(2, pcall(error, "x", 0)))',
+    'print(type(os.time()), os.time() > 1.7e9, os.date("!%Y", 0))',
+    'local t = setmetatable({}, {__index = function(_, k) return k * 2 end})',
+    'print(t[21], string.format("%5.2f", math.pi))',
+    'local function deep(n) if n == 0 then return 0 end return 1 + deep(n - 1) end',
+    'print(deep(10000))',
+  ].join('\n'));
+  assert.equal(r.state, 'completed', r.status + r.output);
+  assert.match(r.output, /^1\t2\t3\nfalse\ttable: 0x[0-9a-f]+\nx\nnumber\ttrue\t1970\n42\t 3.14\n10000\n$/);
+  r = await runCode(page, 'lua', 'local x = 1\n\nerror("boom")\n');
+  assert.equal(r.state, 'error');
+  assert.match(r.status, /boom \(line 3\)/);
+  assert.equal(await page.textContent('#gutter .bad'), '3');
+  r = await runCode(page, 'lua', 'print(1)\nlocal = 2\n');
+  assert.equal(r.state, 'error');
+  assert.equal(await page.textContent('#gutter .bad'), '2');
+  r = await runCode(page, 'lua', 'while true do end', { timeout: '1000' });
+  assert.equal(r.state, 'limit_exceeded', r.status);
+  r = await runCode(page, 'lua', 'print("still alive")');
+  assert.equal(r.output, 'still alive\n');
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
 await test('PHP hello world, stdin, the line of an exception, a shutdown function after a fatal error', async () => {
   const { page, errors, server } = await open();
   const langs = await page.$$eval('#language option', (o) => o.map((x) => x.value));
@@ -174,7 +214,7 @@ await test(`stdin asks the page for each line (${mechanism})`, async () => {
   const out = await page.textContent('#output');
   assert.ok(out.endsWith('ada+lovelace\n'), JSON.stringify(out));
   // The other languages read the typed lines too.
-  for (const [lang, code] of [['ruby', 'puts gets.upcase'], ['php', 'echo strtoupper(readline("? "));']]) {
+  for (const [lang, code] of [['ruby', 'puts gets.upcase'], ['php', 'echo strtoupper(readline("? "));'], ['lua', 'print(io.read():upper())']]) {
     await page.selectOption('#language', lang);
     await page.fill('#code', code);
     await page.click('#run');

@@ -1,6 +1,7 @@
 //! # polyrun-lua
 //!
-//! Lua 5.4 for polyrun, through [`mlua`] with a vendored C Lua.
+//! Lua 5.4 for polyrun, through [`mlua`] over the C Lua: vendored natively; for wasm32 (the
+//! browser bundle) `build.rs` compiles the same sources with clang.
 //!
 //! The sandbox is built by construction: only the `string`, `table`, `math`, `utf8` and
 //! `coroutine` libraries are opened, plus a copy of `os` holding just `time`, `clock`, `date` and
@@ -13,6 +14,9 @@
 //! cancel, output limit); mlua's allocator limit enforces the memory budget. `pcall`, `xpcall`,
 //! `coroutine.resume` and `coroutine.close` are wrapped so that a caught limit error is raised
 //! again at once: guest code can never swallow a limit.
+
+#[cfg(target_arch = "wasm32")]
+mod wasm_libc;
 
 use mlua::{HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic, VmState};
 use polyrun_engine::{
