@@ -13,6 +13,9 @@ let base = '';
 // Languages that run as WASI modules on the browser's own engine, from the site's artifacts.json:
 // { info, file, sha256, module (compiled on first use), prelude }.
 let wasiLanguages = [];
+// Languages in a second polyrun-web bundle (Python), loaded on their first run:
+// { info, js, wasm, size, engine (once loaded) }.
+let lazyModules = [];
 
 globalThis.polyrunEmit = (json) => {
   postMessage({ type: 'event', id: runId, event: JSON.parse(json) });
@@ -47,15 +50,25 @@ onmessage = async (e) => {
     }
     const manifest = await fetch(new URL('artifacts.json', base)).then((r) => (r.ok ? r.json() : { artifacts: [] }));
     wasiLanguages = manifest.artifacts.filter((a) => ['php', 'ruby'].includes(a.info.language));
-    const languages = JSON.parse(engine.languages()).concat(wasiLanguages.map((a) => a.info));
+    lazyModules = manifest.modules ?? [];
+    const languages = JSON.parse(engine.languages())
+      .concat(lazyModules.map((l) => l.info), wasiLanguages.map((a) => a.info));
     postMessage({ type: 'ready', languages });
   } else if (m.type === 'run') {
     runId = m.id;
     stdinLines = m.stdin === undefined || m.stdin === null ? [] : splitLines(m.stdin);
     stdinOpen = Boolean(m.interactive);
-    const wasi = findWasi(m.request.language);
+    const wasi = find(wasiLanguages, m.request.language);
+    const lazy = find(lazyModules, m.request.language);
     let reply;
-    if (wasi) {
+    if (lazy) {
+      try {
+        const lazyEngine = await loadModule(lazy);
+        reply = JSON.parse(lazyEngine.run(JSON.stringify(m.request)));
+      } catch (e) {
+        reply = { error: String(e) };
+      }
+    } else if (wasi) {
       try {
         reply = { outcome: await runWasi(wasi, m.request) };
       } catch (e) {
@@ -67,14 +80,30 @@ onmessage = async (e) => {
     postMessage({ type: 'done', id: m.id, ...reply });
   } else if (m.type === 'end-session') {
     engine.end_session(m.name);
+    for (const l of lazyModules) l.engine?.end_session(m.name);
     rubySessions.delete(m.name);
   }
 };
 
-function findWasi(name) {
+/** The entry of `list` whose language is `name` (id, name or alias). */
+function find(list, name) {
   const n = String(name).toLowerCase();
-  return wasiLanguages.find((a) => a.info.language === n || a.info.name.toLowerCase() === n
+  return list.find((a) => a.info.language === n || a.info.name.toLowerCase() === n
     || a.info.aliases.includes(n));
+}
+
+/** Loads (once) a second polyrun-web bundle and returns its engine. */
+async function loadModule(lazy) {
+  if (!lazy.engine) {
+    const emit = (event) => postMessage({ type: 'event', id: runId, event });
+    const stage = `loading ${lazy.info.name}`;
+    emit({ type: 'progress', stage, done: 0, total: lazy.size });
+    const glue = await import(new URL(lazy.js, base).href);
+    await glue.default({ module_or_path: new URL(lazy.wasm, base) });
+    lazy.engine = new glue.Engine();
+    emit({ type: 'progress', stage, done: lazy.size, total: lazy.size });
+  }
+  return lazy.engine;
 }
 
 async function runWasi(artifact, request) {

@@ -15,6 +15,11 @@ local squares = {}
 for i = 1, 3 do squares[#squares + 1] = i * i end
 return table.concat(squares, ", ")
 `,
+  python: `# Python 3 (RustPython, loaded on the first Python run)
+name = "polyrun"
+print(f"Hello from {name}!")
+[n * n for n in range(1, 4)]
+`,
   ruby: `# Ruby 3.4 (ruby.wasm)
 name = "polyrun"
 puts "Hello from #{name}!"

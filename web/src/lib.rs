@@ -1,7 +1,8 @@
 //! # polyrun-web
 //!
 //! polyrun in the browser: the engine and the backends that compile into the bundle
-//! (JavaScript on Boa so far), built for `wasm32-unknown-unknown` and driven from a Web Worker
+//! (JavaScript on Boa and Lua in the main bundle; Python in a second, lazily loaded one built
+//! from the same crate with the `python` feature), built for `wasm32-unknown-unknown` and driven from a Web Worker
 //! (`web/js/worker.js`) through wasm-bindgen. The worker is the isolation: a run that does not
 //! stop at its deadline is ended by terminating the worker (`web/js/polyrun.js`).
 //!
@@ -20,12 +21,35 @@ mod bindings;
 #[cfg(target_arch = "wasm32")]
 pub use bindings::Engine;
 
-/// The languages compiled into the bundle.
+/// The languages compiled into this bundle: JavaScript and Lua in the main one (feature
+/// `main`), Python in its own (feature `python`).
 pub fn registry() -> Registry {
     let mut r = Registry::new();
-    polyrun_js::register(&mut r);
-    polyrun_lua::register(&mut r);
+    bundle::register(&mut r);
     r
+}
+
+/// The main bundle's languages.
+#[cfg(feature = "main")]
+mod bundle {
+    pub fn register(r: &mut polyrun_engine::Registry) {
+        polyrun_js::register(r);
+        polyrun_lua::register(r);
+    }
+}
+
+/// The Python bundle's language.
+#[cfg(all(feature = "python", not(feature = "main")))]
+mod bundle {
+    pub fn register(r: &mut polyrun_engine::Registry) {
+        polyrun_python::register(r);
+    }
+}
+
+/// No language feature: an empty registry.
+#[cfg(not(any(feature = "main", feature = "python")))]
+mod bundle {
+    pub fn register(_: &mut polyrun_engine::Registry) {}
 }
 
 /// What the worker asks for: one run.

@@ -122,6 +122,39 @@ await test('Lua hello world, io.read, an error with its line, coroutines, pcall,
   server.close();
 });
 
+await test('Python (its own bundle, loaded on first use): hello, input(), a traceback line, a syntax error, the time limit', async () => {
+  const { page, errors, server } = await open();
+  const langs = await page.$$eval('#language option', (o) => o.map((x) => x.value));
+  assert.ok(langs.includes('python'), String(langs));
+  let started = Date.now();
+  let r = await runCode(page, 'python', 'import sys\nprint("Hello from Python", sys.version_info[0])\n6 * 7');
+  console.log(`     first Python run (fetch + compile + start + run) ${Date.now() - started} ms`);
+  assert.equal(r.state, 'completed', r.status);
+  assert.equal(r.output, 'Hello from Python 3\n=> 42\n');
+  started = Date.now();
+  r = await runCode(page, 'python', 'name = input("name? ")\nprint(f"hi {name.upper()}", sum(int(x) for x in input().split()))', { stdin: 'ada\n1 2 3\n' });
+  console.log(`     second Python run ${Date.now() - started} ms`);
+  assert.equal(r.output, 'name? hi ADA 6\n');
+  r = await runCode(page, 'python', 'import json, re, collections\nprint(json.dumps({"a": [1, 2]}), re.sub(r"\\d", "#", "a1b2"), collections.Counter("abca").most_common(1))');
+  assert.equal(r.output, '{"a": [1, 2]} a#b# [(\'a\', 2)]\n', r.status);
+  r = await runCode(page, 'python', 'def f():\n    raise ValueError("boom")\n\nf()\n');
+  assert.equal(r.state, 'error');
+  assert.match(r.status, /ValueError: boom \(line 2\)/);
+  assert.equal(await page.textContent('#gutter .bad'), '2');
+  r = await runCode(page, 'python', 'x = 1\nif x\n    pass\n');
+  assert.equal(r.state, 'error');
+  assert.equal(await page.textContent('#gutter .bad'), '2');
+  started = Date.now();
+  r = await runCode(page, 'python', 'while True:\n    pass\n', { timeout: '1000' });
+  assert.equal(r.state, 'limit_exceeded', r.status);
+  assert.ok(Date.now() - started < 5000);
+  r = await runCode(page, 'python', 'print("back")');
+  assert.equal(r.output, 'back\n');
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
 await test('PHP hello world, stdin, the line of an exception, a shutdown function after a fatal error', async () => {
   const { page, errors, server } = await open();
   const langs = await page.$$eval('#language option', (o) => o.map((x) => x.value));
@@ -214,7 +247,7 @@ await test(`stdin asks the page for each line (${mechanism})`, async () => {
   const out = await page.textContent('#output');
   assert.ok(out.endsWith('ada+lovelace\n'), JSON.stringify(out));
   // The other languages read the typed lines too.
-  for (const [lang, code] of [['ruby', 'puts gets.upcase'], ['php', 'echo strtoupper(readline("? "));'], ['lua', 'print(io.read():upper())']]) {
+  for (const [lang, code] of [['ruby', 'puts gets.upcase'], ['php', 'echo strtoupper(readline("? "));'], ['lua', 'print(io.read():upper())'], ['python', 'print(input().upper())']]) {
     await page.selectOption('#language', lang);
     await page.fill('#code', code);
     await page.click('#run');

@@ -1,5 +1,6 @@
 // Puts the language artifacts the browser runs on its own WebAssembly engine into a site build,
-// named by their hash, with artifacts.json describing them.
+// named by their hash, with artifacts.json describing them (and the lazily loaded wasm bundles:
+// Python's).
 //   node web/tools/artifacts.mjs SITE_DIR   (reads `polyrun fetch --list --json` and
 //   `polyrun langs --json` output from the files named by POLYRUN_ARTIFACTS_JSON, POLYRUN_LANGS_JSON)
 import fs from 'node:fs';
@@ -35,5 +36,20 @@ for (const [name, preludePath] of [['php', 'runtimes/php/src/prelude.php'], ['ru
     version: a.version,
   });
 }
-fs.writeFileSync(path.join(site, 'artifacts.json'), JSON.stringify({ artifacts: out }, null, 2));
+// Languages in a second wasm-bindgen bundle of polyrun-web, loaded on their first run.
+const modules = [];
+for (const [name, stem] of [['python', 'polyrun_python']]) {
+  const wasm = `pkg/${stem}_bg.wasm`;
+  if (!fs.existsSync(path.join(site, wasm))) continue;
+  const info = langs.find((l) => l.language === name);
+  const bytes = fs.readFileSync(path.join(site, wasm));
+  modules.push({
+    info: { ...info, backend: `${info.backend}+browser` },
+    js: `pkg/${stem}.js`,
+    wasm,
+    size: bytes.length,
+    sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+  });
+}
+fs.writeFileSync(path.join(site, 'artifacts.json'), JSON.stringify({ artifacts: out, modules }, null, 2));
 console.error(`web: artifacts: ${out.map((a) => `${a.info.language} ${a.size} bytes`).join(', ')}`);
