@@ -1,6 +1,12 @@
-// The playground page: a code editor, a language picker with a sample per language, Run/Stop,
-// stdin, the output, the error line marked, and the code + language in the URL's fragment.
+// The playground page: a CodeMirror editor, a language picker with a sample per language,
+// Run/Stop, stdin (a text field read first, then lines typed into the terminal), an xterm.js
+// terminal for the output, the error line marked, and the code + language in the URL's fragment.
 import { Polyrun } from './polyrun.js';
+import {
+  EditorView, basicSetup, EditorState, Compartment, StateEffect, StateField, RangeSet, Prec,
+  Decoration, GutterMarker, gutterLineClass, keymap, StreamLanguage, javascript, python, php,
+  lua, ruby, oneDark, Terminal, FitAddon,
+} from './vendor.js';
 
 const SAMPLES = {
   javascript: `// JavaScript (Boa)
@@ -34,67 +40,160 @@ printf("%s\n", json_encode(array_map(fn($n) => $n * $n, [1, 2, 3])));
 };
 
 const $ = (id) => document.getElementById(id);
-const code = $('code');
-const gutter = $('gutter');
-const output = $('output');
 const status = $('status');
 const language = $('language');
-let badLine = null;
 
-function renderGutter() {
-  const n = code.value.split('\n').length;
-  gutter.innerHTML = '';
-  for (let i = 1; i <= n; i++) {
-    const line = document.createElement('div');
-    line.textContent = String(i);
-    if (i === badLine) line.className = 'bad';
-    gutter.appendChild(line);
+// --- The editor -----------------------------------------------------------------------------
+
+const MODES = {
+  javascript: () => javascript(),
+  python: () => python(),
+  php: () => php(),
+  lua: () => StreamLanguage.define(lua),
+  ruby: () => StreamLanguage.define(ruby),
+};
+const mode = new Compartment();
+
+/** The line of the last error (1-based) or null: a line decoration and a gutter class. */
+const setError = StateEffect.define();
+const errorLine = StateField.define({
+  create: () => null,
+  update(line, tr) {
+    for (const e of tr.effects) if (e.is(setError)) return e.value;
+    return tr.docChanged ? null : line;
+  },
+});
+class BadLine extends GutterMarker {
+  constructor() { super(); this.elementClass = 'bad'; }
+}
+const badLine = new BadLine();
+const lineOf = (state) => {
+  const n = state.field(errorLine);
+  return n && n >= 1 && n <= state.doc.lines ? state.doc.line(n) : null;
+};
+const errorMarks = [
+  errorLine,
+  EditorView.decorations.compute([errorLine], (state) => {
+    const line = lineOf(state);
+    return line ? Decoration.set([Decoration.line({ class: 'cm-polyrun-error' }).range(line.from)]) : Decoration.none;
+  }),
+  gutterLineClass.compute([errorLine], (state) => {
+    const line = lineOf(state);
+    return line ? RangeSet.of([badLine.range(line.from)]) : RangeSet.empty;
+  }),
+];
+
+const editor = new EditorView({
+  parent: $('editor'),
+  state: EditorState.create({
+    doc: '',
+    extensions: [
+      Prec.highest(keymap.of([{ key: 'Mod-Enter', run: () => { $('run').click(); return true; } }])),
+      basicSetup,
+      oneDark,
+      mode.of([]),
+      errorMarks,
+      EditorView.updateListener.of((u) => { if (u.docChanged) saveToUrl(); }),
+    ],
+  }),
+});
+
+function setCode(text, lang = language.value) {
+  editor.dispatch({
+    changes: { from: 0, to: editor.state.doc.length, insert: text },
+    effects: mode.reconfigure(MODES[lang]?.() ?? []),
+  });
+}
+const code = () => editor.state.doc.toString();
+
+function markError(line) {
+  const effects = [setError.of(line ?? null)];
+  const state = editor.state;
+  if (line && line >= 1 && line <= state.doc.lines) {
+    const l = state.doc.line(line);
+    effects.push(EditorView.scrollIntoView(l.from, { y: 'center' }));
+    editor.dispatch({ effects, selection: { anchor: l.from, head: l.to } });
+  } else {
+    editor.dispatch({ effects });
   }
 }
 
-function write(text, cls) {
-  const span = document.createElement('span');
-  if (cls) span.className = cls;
-  span.textContent = text;
-  output.appendChild(span);
-  output.scrollTop = output.scrollHeight;
+// --- The terminal ---------------------------------------------------------------------------
+
+const term = new Terminal({
+  convertEol: true,
+  fontFamily: 'ui-monospace, monospace',
+  fontSize: 13,
+  scrollback: 10000,
+  theme: { background: '#000000' },
+});
+const fit = new FitAddon();
+term.loadAddon(fit);
+term.open($('output'));
+fit.fit();
+new ResizeObserver(() => fit.fit()).observe($('output'));
+
+/** Everything the terminal shows, as plain text (for tests and copying). */
+let transcript = '';
+const COLORS = { stderr: '\x1b[31m', info: '\x1b[36m' };
+function write(text, kind) {
+  transcript += text;
+  term.write(kind ? `${COLORS[kind]}${text}\x1b[0m` : text);
 }
 
-/** Interactive stdin: a line typed into the output area goes to the waiting program. */
-function askLine() {
-  const input = document.createElement('input');
-  input.id = 'stdin-line';
-  input.setAttribute('aria-label', 'Input line');
-  input.addEventListener('keydown', (e) => {
-    if (e.key !== 'Enter') return;
-    const line = input.value;
-    input.replaceWith(document.createTextNode(`${line}\n`));
-    pr.provideInput(line);
-  });
-  output.appendChild(input);
-  input.focus();
+// Interactive stdin: when the program asks for a line (a stdin_request event), what is typed
+// into the terminal is echoed and sent on Enter. Lines typed ahead wait for the next request.
+let running = false;
+let reading = false;
+let typed = '';
+const typedAhead = [];
+term.onData((data) => {
+  if (!running) return;
+  for (const ch of data) {
+    if (ch === '\r' || ch === '\n') {
+      write('\n');
+      const line = typed;
+      typed = '';
+      if (reading) submitLine(line); else typedAhead.push(line);
+    } else if (ch === '\x7f' || ch === '\b') {
+      if (typed.length > 0) {
+        typed = typed.slice(0, -1);
+        transcript = transcript.slice(0, -1);
+        term.write('\b \b');
+      }
+    } else if (ch === '\x03') {
+      pr.cancel();
+    } else if (ch >= ' ') {
+      typed += ch;
+      write(ch);
+    }
+  }
+});
+function submitLine(line) {
+  reading = false;
+  delete document.body.dataset.stdin;
+  pr.provideInput(line);
 }
+function askLine() {
+  if (typedAhead.length > 0) {
+    pr.provideInput(typedAhead.shift());
+    return;
+  }
+  reading = true;
+  document.body.dataset.stdin = 'waiting';
+  term.focus();
+}
+
+// --- State in the URL -----------------------------------------------------------------------
 
 function saveToUrl() {
-  const state = new URLSearchParams({ lang: language.value, code: code.value });
+  const state = new URLSearchParams({ lang: language.value, code: code() });
   history.replaceState(null, '', `#${state}`);
 }
 
 function loadFromUrl() {
   const state = new URLSearchParams(location.hash.slice(1));
   return { lang: state.get('lang'), code: state.get('code') };
-}
-
-function markError(line) {
-  badLine = line ?? null;
-  renderGutter();
-  if (badLine) {
-    // Select the line in the editor, so the browser shows where it is.
-    const lines = code.value.split('\n');
-    const start = lines.slice(0, badLine - 1).reduce((n, l) => n + l.length + 1, 0);
-    code.focus();
-    code.setSelectionRange(start, start + (lines[badLine - 1] ?? '').length);
-  }
 }
 
 function describe(outcome) {
@@ -110,6 +209,8 @@ function describe(outcome) {
   }
 }
 
+// --- Start ----------------------------------------------------------------------------------
+
 const pr = await Polyrun.load({
   baseUrl: new URL('.', location.href).href,
   onProgress: (e) => { status.textContent = `${e.stage}…`; },
@@ -122,39 +223,44 @@ for (const l of pr.languages()) {
 }
 const initial = loadFromUrl();
 if (initial.lang && pr.languages().some((l) => l.language === initial.lang)) language.value = initial.lang;
-code.value = initial.code ?? SAMPLES[language.value] ?? '';
-renderGutter();
+setCode(initial.code ?? SAMPLES[language.value] ?? '');
 status.textContent = `ready (stdin: ${pr.stdinMechanism})`;
 document.body.dataset.ready = 'true';
 $('run').disabled = false;
 
 language.addEventListener('change', () => {
-  code.value = SAMPLES[language.value] ?? '';
-  markError(null);
+  setCode(SAMPLES[language.value] ?? '');
   saveToUrl();
 });
-code.addEventListener('input', () => { renderGutter(); saveToUrl(); });
-code.addEventListener('scroll', () => { gutter.scrollTop = code.scrollTop; });
 
 $('stop').addEventListener('click', () => pr.cancel());
 $('run').addEventListener('click', async () => {
-  output.textContent = '';
+  if (running) return;
+  term.reset();
+  transcript = '';
+  typed = '';
+  typedAhead.length = 0;
   markError(null);
+  running = true;
   $('run').disabled = true;
   $('stop').disabled = false;
   status.textContent = 'running…';
   document.body.dataset.state = 'running';
-  const outcome = await pr.run(language.value, code.value, {
+  const outcome = await pr.run(language.value, code(), {
     stdin: $('stdin').value,
     timeoutMs: Number($('timeout').value),
-    filename: `main`,
+    filename: 'main',
     interactive: pr.stdinMechanism !== 'buffered',
     onEvent: (e) => {
       if (e.type === 'stdout') write(e.text);
       else if (e.type === 'stderr') write(e.text, 'stderr');
       else if (e.type === 'stdin_request') askLine();
+      else if (e.type === 'progress') status.textContent = e.done >= e.total ? 'running…' : `${e.stage}…`;
     },
   });
+  running = false;
+  reading = false;
+  delete document.body.dataset.stdin;
   if (outcome.status === 'completed' && outcome.value?.['text/plain']) {
     write(`=> ${outcome.value['text/plain']}\n`, 'info');
   }
@@ -167,3 +273,11 @@ $('run').addEventListener('click', async () => {
   $('run').disabled = false;
   $('stop').disabled = true;
 });
+
+/** A small handle for scripts and tests: the code, the output as text, the marked line. */
+window.playground = {
+  setCode: (text) => setCode(text),
+  code,
+  output: () => transcript,
+  errorLine: () => editor.state.field(errorLine),
+};

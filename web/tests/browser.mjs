@@ -44,16 +44,35 @@ async function open({ isolated = false, hash = '' } = {}) {
   return { page, errors, server, loadMs };
 }
 
+/** Puts `code` into the editor (CodeMirror, through the page's small handle). */
+async function setCode(page, code) {
+  await page.evaluate((c) => window.playground.setCode(c), code);
+}
+
+/** The terminal's text. */
+const outputOf = (page) => page.evaluate(() => window.playground.output());
+
+/** The line number marked as the error's, read from the editor's gutter. */
+const markedLine = (page) => page.textContent('.cm-lineNumbers .cm-gutterElement.bad');
+
+/** Types a line into the terminal once the program waits for one. */
+async function typeLine(page, line) {
+  await page.waitForSelector('body[data-stdin="waiting"]');
+  await page.click('#output');
+  await page.keyboard.type(line);
+  await page.keyboard.press('Enter');
+}
+
 async function runCode(page, lang, code, { stdin = '', timeout = '5000' } = {}) {
   await page.selectOption('#language', lang);
-  await page.fill('#code', code);
+  await setCode(page, code);
   await page.fill('#stdin', stdin);
   await page.selectOption('#timeout', timeout);
   await page.click('#run');
   await page.waitForFunction(() => !['running', undefined].includes(document.body.dataset.state));
   return {
     state: await page.evaluate(() => document.body.dataset.state),
-    output: await page.textContent('#output'),
+    output: await outputOf(page),
     status: await page.textContent('#status'),
   };
 }
@@ -109,10 +128,10 @@ await test('Lua hello world, io.read, an error with its line, coroutines, pcall,
   r = await runCode(page, 'lua', 'local x = 1\n\nerror("boom")\n');
   assert.equal(r.state, 'error');
   assert.match(r.status, /boom \(line 3\)/);
-  assert.equal(await page.textContent('#gutter .bad'), '3');
+  assert.equal(await markedLine(page), '3');
   r = await runCode(page, 'lua', 'print(1)\nlocal = 2\n');
   assert.equal(r.state, 'error');
-  assert.equal(await page.textContent('#gutter .bad'), '2');
+  assert.equal(await markedLine(page), '2');
   r = await runCode(page, 'lua', 'while true do end', { timeout: '1000' });
   assert.equal(r.state, 'limit_exceeded', r.status);
   r = await runCode(page, 'lua', 'print("still alive")');
@@ -140,10 +159,10 @@ await test('Python (its own bundle, loaded on first use): hello, input(), a trac
   r = await runCode(page, 'python', 'def f():\n    raise ValueError("boom")\n\nf()\n');
   assert.equal(r.state, 'error');
   assert.match(r.status, /ValueError: boom \(line 2\)/);
-  assert.equal(await page.textContent('#gutter .bad'), '2');
+  assert.equal(await markedLine(page), '2');
   r = await runCode(page, 'python', 'x = 1\nif x\n    pass\n');
   assert.equal(r.state, 'error');
-  assert.equal(await page.textContent('#gutter .bad'), '2');
+  assert.equal(await markedLine(page), '2');
   started = Date.now();
   r = await runCode(page, 'python', 'while True:\n    pass\n', { timeout: '1000' });
   assert.equal(r.state, 'limit_exceeded', r.status);
@@ -171,7 +190,7 @@ await test('PHP hello world, stdin, the line of an exception, a shutdown functio
   r = await runCode(page, 'php', '<?php\necho "a\\n";\nfunction f() {\n  throw new Exception("boom");\n}\nf();\n');
   assert.equal(r.state, 'error');
   assert.match(r.status, /Exception: boom \(line 4\)/);
-  assert.equal(await page.textContent('#gutter .bad'), '4');
+  assert.equal(await markedLine(page), '4');
   r = await runCode(page, 'php', 'register_shutdown_function(function () { echo "cleanup\\n"; });\nnope();');
   assert.ok(r.output.startsWith('cleanup\n'), r.output);
   assert.match(r.status, /Call to undefined function nope\(\) \(line 2\)/);
@@ -194,7 +213,7 @@ await test('Ruby hello world with its value, gets, and an exception with its lin
   r = await runCode(page, 'ruby', 'x = 1\ny = 2\nraise "boom"\n');
   assert.equal(r.state, 'error');
   assert.match(r.status, /RuntimeError: boom \(line 3\)/);
-  assert.equal(await page.textContent('#gutter .bad'), '3');
+  assert.equal(await markedLine(page), '3');
   assert.deepEqual(errors, []);
   await page.close();
   server.close();
@@ -217,7 +236,28 @@ await test('a syntax error marks its line', async () => {
   const r = await runCode(page, 'javascript', 'let a = 1;\nlet b = 2;\nlet c = ;\n');
   assert.equal(r.state, 'error');
   assert.match(r.status, /SyntaxError/);
-  assert.equal(await page.textContent('#gutter .bad'), '3');
+  assert.equal(await markedLine(page), '3');
+  assert.equal(await page.textContent('.cm-polyrun-error'), 'let c = ;');
+  await page.screenshot({ path: path.join(artifacts, 'playground-error.png') });
+  await page.close();
+  server.close();
+});
+
+await test('the URL fragment carries the code and the language (a shareable link)', async () => {
+  const code = 'print("shared " .. 1 + 1)';
+  const hash = `#${new URLSearchParams({ lang: 'lua', code })}`;
+  const { page, errors, server } = await open({ hash });
+  assert.equal(await page.inputValue('#language'), 'lua');
+  assert.equal(await page.evaluate(() => window.playground.code()), code);
+  // Highlighted by the Lua mode: the string literal is its own token.
+  assert.ok(await page.$$eval('.cm-content span', (s) => s.some((x) => x.textContent === '"shared "')));
+  await page.click('#run');
+  await page.waitForFunction(() => document.body.dataset.state === 'completed');
+  assert.equal(await outputOf(page), 'shared 2\n');
+  // Editing updates the fragment.
+  await setCode(page, 'print(3)');
+  assert.equal(new URLSearchParams(new URL(page.url()).hash.slice(1)).get('code'), 'print(3)');
+  assert.deepEqual(errors, []);
   await page.close();
   server.close();
 });
@@ -235,27 +275,24 @@ await test(`stdin asks the page for each line (${mechanism})`, async () => {
   const { page, errors, server } = await open({ isolated });
   assert.match(await page.textContent('#status'), new RegExp(`stdin: ${mechanism}`));
   await page.selectOption('#language', 'javascript');
-  await page.fill('#code', 'const a = prompt("first? ");\nconst b = prompt("second? ");\nconsole.log(a + "+" + b);');
+  await setCode(page, 'const a = prompt("first? ");\nconst b = prompt("second? ");\nconsole.log(a + "+" + b);');
   await page.fill('#stdin', '');
   await page.click('#run');
-  for (const line of ['ada', 'lovelace']) {
-    await page.waitForSelector('#stdin-line');
-    await page.fill('#stdin-line', line);
-    await page.press('#stdin-line', 'Enter');
-  }
+  for (const line of ['ada', 'lovelace']) await typeLine(page, line);
   await page.waitForFunction(() => document.body.dataset.state === 'completed');
-  const out = await page.textContent('#output');
-  assert.ok(out.endsWith('ada+lovelace\n'), JSON.stringify(out));
+  const out = await outputOf(page);
+  assert.equal(out, 'first? ada\nsecond? lovelace\nada+lovelace\n');
+  // What the terminal shows is the same text.
+  const screen = await page.$$eval('#output .xterm-rows > div', (rows) => rows.map((r) => r.textContent.trimEnd()).join('\n'));
+  assert.ok(screen.startsWith('first? ada\nsecond? lovelace\nada+lovelace'), JSON.stringify(screen));
   // The other languages read the typed lines too.
   for (const [lang, code] of [['ruby', 'puts gets.upcase'], ['php', 'echo strtoupper(readline("? "));'], ['lua', 'print(io.read():upper())'], ['python', 'print(input().upper())']]) {
     await page.selectOption('#language', lang);
-    await page.fill('#code', code);
+    await setCode(page, code);
     await page.click('#run');
-    await page.waitForSelector('#stdin-line');
-    await page.fill('#stdin-line', 'typed');
-    await page.press('#stdin-line', 'Enter');
+    await typeLine(page, 'typed');
     await page.waitForFunction(() => document.body.dataset.state === 'completed');
-    assert.match(await page.textContent('#output'), /TYPED/, lang);
+    assert.match(await outputOf(page), /TYPED/, lang);
   }
   assert.deepEqual(errors, []);
   await page.close();
@@ -272,7 +309,7 @@ await test('an endless loop stops at the time limit and the Stop button works wh
   assert.ok(took < 3000, `took ${took} ms`);
 
   await page.selectOption('#timeout', '10000');
-  await page.fill('#code', 'while (true) {}');
+  await setCode(page, 'while (true) {}');
   await page.click('#run');
   await page.waitForFunction(() => document.body.dataset.state === 'running');
   // The page answers while the guest loops: another control changes and reads back.

@@ -1,0 +1,10 @@
+import { chromium } from 'playwright-core';
+import { serve } from '/work/main/web/tools/serve.mjs';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless','--no-sandbox','--disable-gpu'] });
+const server = await serve(process.env.HOME + '/.cache/polyrun/site', {});
+const page = await browser.newPage();
+page.on('console', (m) => console.log('console:', m.type(), m.text()));
+page.on('pageerror', (e) => console.log('pageerror:', String(e)));
+await page.goto(`http://127.0.0.1:${server.address().port}/`);
+await page.waitForTimeout(3000);
+await browser.close(); server.close();
