@@ -243,6 +243,50 @@ await test('a syntax error marks its line', async () => {
   server.close();
 });
 
+await test('the conformance cases (conformance/cases.json) give the same results as natively', async () => {
+  const { cases } = JSON.parse(fs.readFileSync(new URL('../../conformance/cases.json', import.meta.url), 'utf8'));
+  const { page, errors, server } = await open();
+  // Through the JS API (a second Polyrun next to the page's own), stdin buffered as natively.
+  const results = await page.evaluate(async (cases) => {
+    const { Polyrun } = await import('./polyrun.js');
+    const pr = await Polyrun.load({ baseUrl: new URL('.', location.href).href });
+    const out = [];
+    for (const c of cases) {
+      const seen = { stdout: '', stderr: '' };
+      const outcome = await pr.run(c.language, c.code, {
+        stdin: c.stdin ?? '',
+        timeoutMs: c.timeout_ms ?? 10000,
+        filename: 'main',
+        onEvent: (e) => { if (e.type === 'stdout' || e.type === 'stderr') seen[e.type] += e.text; },
+      });
+      out.push({ ...seen, outcome });
+    }
+    return out;
+  }, cases);
+  const failures = [];
+  cases.forEach((c, i) => {
+    const { stdout, stderr, outcome } = results[i];
+    const e = c.expect;
+    const checks = [
+      ['status', outcome.status, e.status],
+      ['stdout', stdout, e.stdout ?? ''],
+      ['stderr', stderr, e.stderr ?? ''],
+    ];
+    if ('value' in e) checks.push(['value', outcome.value?.['text/plain'], e.value]);
+    if ('error_kind' in e) checks.push(['error_kind', outcome.diagnostic?.kind, e.error_kind]);
+    if ('error_line' in e) checks.push(['error_line', outcome.diagnostic?.line, e.error_line]);
+    if ('limit' in e) checks.push(['limit', outcome.limit, e.limit]);
+    const bad = checks.filter(([, got, want]) => got !== want)
+      .map(([what, got, want]) => `${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+    if (bad.length) failures.push(`${c.name}: ${bad.join('; ')}\n    outcome: ${JSON.stringify(outcome)}`);
+  });
+  console.log(`     ${cases.length - failures.length}/${cases.length} cases as natively`);
+  assert.deepEqual(failures, []);
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
 await test('the URL fragment carries the code and the language (a shareable link)', async () => {
   const code = 'print("shared " .. 1 + 1)';
   const hash = `#${new URLSearchParams({ lang: 'lua', code })}`;
