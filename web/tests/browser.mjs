@@ -389,6 +389,71 @@ await test('<polyrun-playground> elements run their snippets', async () => {
   server.close();
 });
 
+// Not a test of speed (no timing is asserted): numbers for the notes and docs, kept as
+// measurements.json next to the screenshots.
+await test('measurements: bytes before the first JavaScript output, time to first output per language', async () => {
+  const server = await serve(site);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const transfers = [];
+  page.on('requestfinished', async (req) => {
+    const sizes = await req.sizes().catch(() => null);
+    transfers.push({ url: new URL(req.url()).pathname, bytes: sizes?.responseBodySize ?? 0 });
+  });
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  let started = Date.now();
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  const r = await runCode(page, 'javascript', 'console.log("hi")');
+  assert.equal(r.output, 'hi\n');
+  const coldMs = Date.now() - started;
+  await new Promise((done) => setTimeout(done, 200)); // the last requestfinished events
+  const firstTransfers = transfers.slice();
+  const beforeFirstJs = firstTransfers.reduce((n, t) => n + t.bytes, 0);
+
+  // Warm HTTP cache: load again, then the first and the second hello world per language.
+  started = Date.now();
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  const warmReadyMs = Date.now() - started;
+  const hello = {
+    javascript: 'console.log("hi")', lua: 'print("hi")', python: 'print("hi")',
+    ruby: 'puts "hi"', php: 'echo "hi\\n";',
+  };
+  const perLanguage = await page.evaluate(async (hello) => {
+    const { Polyrun } = await import('./polyrun.js');
+    let t = performance.now();
+    const pr = await Polyrun.load({ baseUrl: new URL('.', location.href).href });
+    const out = { load_ms: Math.round(performance.now() - t) };
+    for (const [lang, code] of Object.entries(hello)) {
+      const times = [];
+      for (let i = 0; i < 2; i++) {
+        t = performance.now();
+        let first = null;
+        const o = await pr.run(lang, code, { onEvent: (e) => { if (e.type === 'stdout' && first === null) first = performance.now(); } });
+        times.push(o.status === 'completed' && first !== null ? Math.round(first - t) : o.status);
+      }
+      out[lang] = { first_run_ms: times[0], later_run_ms: times[1] };
+    }
+    return out;
+  }, hello);
+  const m = {
+    browser: browser.version(),
+    bytes_before_first_js_output: beforeFirstJs,
+    requests_before_first_js_output: firstTransfers.length,
+    cold_page_to_first_js_output_ms: coldMs,
+    warm_page_ready_ms: warmReadyMs,
+    time_to_first_output_warm_cache: perLanguage,
+    transfers_before_first_js_output: firstTransfers,
+  };
+  fs.writeFileSync(path.join(artifacts, 'measurements.json'), JSON.stringify(m, null, 2));
+  console.log(`     ${beforeFirstJs} bytes (gzip) in ${firstTransfers.length} requests before the first JavaScript output; cold page to that output ${coldMs} ms; warm page ready ${warmReadyMs} ms`);
+  console.log(`     time to first output, warm cache (first run in a worker / later): ${Object.entries(perLanguage).filter(([k]) => k !== 'load_ms').map(([k, v]) => `${k} ${v.first_run_ms}/${v.later_run_ms} ms`).join(', ')}`);
+  for (const lang of Object.keys(hello)) assert.equal(typeof perLanguage[lang].later_run_ms, 'number', lang);
+  await context.close();
+  server.close();
+});
+
 await browser.close();
 if (failures > 0) {
   console.log(`${failures} browser test(s) failed`);
