@@ -31,7 +31,11 @@ fn check(expect: &Value, seen: &Seen, outcome: &Outcome) -> Vec<String> {
             bad.push(format!("{what}: expected {exp}, got {got}"));
         }
     };
-    want("status", outcome["status"].clone(), expect["status"].clone());
+    want(
+        "status",
+        outcome["status"].clone(),
+        expect["status"].clone(),
+    );
     want(
         "stdout",
         seen.stdout.clone().into(),
@@ -46,10 +50,18 @@ fn check(expect: &Value, seen: &Seen, outcome: &Outcome) -> Vec<String> {
         want("value", outcome["value"]["text/plain"].clone(), v.clone());
     }
     if let Some(k) = expect.get("error_kind") {
-        want("error_kind", outcome["diagnostic"]["kind"].clone(), k.clone());
+        want(
+            "error_kind",
+            outcome["diagnostic"]["kind"].clone(),
+            k.clone(),
+        );
     }
     if let Some(l) = expect.get("error_line") {
-        want("error_line", outcome["diagnostic"]["line"].clone(), l.clone());
+        want(
+            "error_line",
+            outcome["diagnostic"]["line"].clone(),
+            l.clone(),
+        );
     }
     if let Some(l) = expect.get("limit") {
         want("limit", outcome["limit"].clone(), l.clone());

@@ -2,10 +2,10 @@
 // Run/Stop, stdin (a text field read first, then lines typed into the terminal), an xterm.js
 // terminal for the output, the error line marked, and the code + language in the URL's fragment.
 import { Polyrun } from './polyrun.js';
+import { languageMode } from './modes.js';
 import {
   EditorView, basicSetup, EditorState, Compartment, StateEffect, StateField, RangeSet, Prec,
-  Decoration, GutterMarker, gutterLineClass, keymap, StreamLanguage, javascript, python, php,
-  lua, ruby, oneDark, Terminal, FitAddon,
+  Decoration, GutterMarker, gutterLineClass, keymap, oneDark, Terminal, FitAddon,
 } from './vendor.js';
 
 const SAMPLES = {
@@ -45,13 +45,6 @@ const language = $('language');
 
 // --- The editor -----------------------------------------------------------------------------
 
-const MODES = {
-  javascript: () => javascript(),
-  python: () => python(),
-  php: () => php(),
-  lua: () => StreamLanguage.define(lua),
-  ruby: () => StreamLanguage.define(ruby),
-};
 const mode = new Compartment();
 
 /** The line of the last error (1-based) or null: a line decoration and a gutter class. */
@@ -101,7 +94,7 @@ const editor = new EditorView({
 function setCode(text, lang = language.value) {
   editor.dispatch({
     changes: { from: 0, to: editor.state.doc.length, insert: text },
-    effects: mode.reconfigure(MODES[lang]?.() ?? []),
+    effects: mode.reconfigure(languageMode(lang)),
   });
 }
 const code = () => editor.state.doc.toString();

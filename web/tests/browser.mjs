@@ -377,13 +377,17 @@ await test('<polyrun-playground> elements run their snippets', async () => {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`http://127.0.0.1:${server.address().port}/embed.html`);
-  for (const [id, expected] of [['js', /^Hello from JavaScript\n$/], ['php', /^Hello from PHP 8\.2\.\d+\n$/], ['ruby', /^Hello from Ruby 3\.4/]]) {
+  for (const [id, expected] of [['js', /^Hello from JavaScript\n$/], ['php', /^Hello from PHP 8\.2\.\d+\n$/], ['ruby', /^Hello from Ruby 3\.4/], ['lua', /^Hello from Lua 5\.4\n$/], ['python', /^Hello from Python 3\.\d+/]]) {
     await page.waitForSelector(`#${id}[data-ready="true"]`, { timeout: 30000 });
     await page.click(`#${id} .run`);
     await page.waitForSelector(`#${id}[data-state]`, { timeout: 30000 });
     assert.equal(await page.getAttribute(`#${id}`, 'data-state'), 'completed', id);
-    assert.match(await page.textContent(`#${id} .output`), expected, id);
+    assert.match(await page.$eval(`#${id}`, (el) => el.output), expected, id);
+    // The terminal shows it too, and the code sits in a CodeMirror editor in the shadow root.
+    assert.match(await page.$eval(`#${id}`, (el) => el.shadowRoot.querySelector('.xterm-rows').textContent), /Hello from/, id);
+    assert.ok(await page.$eval(`#${id}`, (el) => el.shadowRoot.querySelector('.cm-content').textContent.includes('Hello from')), id);
   }
+  await page.screenshot({ path: path.join(artifacts, 'embed.png'), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
   server.close();
