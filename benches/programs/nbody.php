@@ -1,0 +1,85 @@
+<?php
+const SOLAR_MASS = 4 * 3.141592653589793 * 3.141592653589793;
+const DAYS_PER_YEAR = 365.24;
+
+final class Body {
+    public float $vx;
+    public float $vy;
+    public float $vz;
+    public float $mass;
+    public function __construct(public float $x, public float $y, public float $z,
+                                float $vx, float $vy, float $vz, float $mass) {
+        $this->vx = $vx * DAYS_PER_YEAR;
+        $this->vy = $vy * DAYS_PER_YEAR;
+        $this->vz = $vz * DAYS_PER_YEAR;
+        $this->mass = $mass * SOLAR_MASS;
+    }
+}
+
+$bodies = [
+    new Body(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
+    new Body(4.84143144246472090e+00, -1.16032004402742839e+00, -1.03622044471123109e-01,
+        1.66007664274403694e-03, 7.69901118419740425e-03, -6.90460016972063023e-05, 9.54791938424326609e-04),
+    new Body(8.34336671824457987e+00, 4.12479856412430479e+00, -4.03523417114321381e-01,
+        -2.76742510726862411e-03, 4.99852801234917238e-03, 2.30417297573763929e-05, 2.85885980666130812e-04),
+    new Body(1.28943695621391310e+01, -1.51111514016986312e+01, -2.23307578892655734e-01,
+        2.96460137564761618e-03, 2.37847173959480950e-03, -2.96589568540237556e-05, 4.36624404335156298e-05),
+    new Body(1.53796971148509165e+01, -2.59193146099879641e+01, 1.79258772950371181e-01,
+        2.68067772490389322e-03, 1.62824170038242295e-03, -9.51592254519715870e-05, 5.15138902046611451e-05),
+];
+
+function offset_momentum(array $bodies): void {
+    $px = 0.0; $py = 0.0; $pz = 0.0;
+    foreach ($bodies as $b) {
+        $px = $px + $b->vx * $b->mass;
+        $py = $py + $b->vy * $b->mass;
+        $pz = $pz + $b->vz * $b->mass;
+    }
+    $bodies[0]->vx = -$px / SOLAR_MASS;
+    $bodies[0]->vy = -$py / SOLAR_MASS;
+    $bodies[0]->vz = -$pz / SOLAR_MASS;
+}
+
+function energy(array $bodies): float {
+    $e = 0.0;
+    $n = count($bodies);
+    for ($i = 0; $i < $n; $i++) {
+        $b = $bodies[$i];
+        $e = $e + 0.5 * $b->mass * ($b->vx * $b->vx + $b->vy * $b->vy + $b->vz * $b->vz);
+        for ($j = $i + 1; $j < $n; $j++) {
+            $c = $bodies[$j];
+            $dx = $b->x - $c->x; $dy = $b->y - $c->y; $dz = $b->z - $c->z;
+            $e = $e - ($b->mass * $c->mass) / sqrt($dx * $dx + $dy * $dy + $dz * $dz);
+        }
+    }
+    return $e;
+}
+
+function advance(array $bodies, float $dt): void {
+    $n = count($bodies);
+    for ($i = 0; $i < $n; $i++) {
+        $b = $bodies[$i];
+        for ($j = $i + 1; $j < $n; $j++) {
+            $c = $bodies[$j];
+            $dx = $b->x - $c->x; $dy = $b->y - $c->y; $dz = $b->z - $c->z;
+            $d2 = $dx * $dx + $dy * $dy + $dz * $dz;
+            $mag = $dt / ($d2 * sqrt($d2));
+            $b->vx = $b->vx - $dx * $c->mass * $mag;
+            $b->vy = $b->vy - $dy * $c->mass * $mag;
+            $b->vz = $b->vz - $dz * $c->mass * $mag;
+            $c->vx = $c->vx + $dx * $b->mass * $mag;
+            $c->vy = $c->vy + $dy * $b->mass * $mag;
+            $c->vz = $c->vz + $dz * $b->mass * $mag;
+        }
+    }
+    foreach ($bodies as $b) {
+        $b->x = $b->x + $dt * $b->vx;
+        $b->y = $b->y + $dt * $b->vy;
+        $b->z = $b->z + $dt * $b->vz;
+    }
+}
+
+offset_momentum($bodies);
+$before = sprintf("%.9f", energy($bodies));
+for ($i = 0; $i < $N; $i++) advance($bodies, 0.01);
+echo "nbody " . $N . ": " . $before . " " . sprintf("%.9f", energy($bodies)) . "\n";
