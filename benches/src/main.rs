@@ -17,7 +17,7 @@ mod report;
 use clap::{Parser, Subcommand};
 use polyrun::{Event, Isolation, RunSpec};
 use programs::{LANGUAGES, PROGRAMS, Runner};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -41,6 +41,9 @@ struct Cli {
     /// The browser measurements to include (written by the browser tests), if present.
     #[arg(long)]
     browser: Option<PathBuf>,
+    /// Measure nothing: write the report again from the JSON beside `--out`.
+    #[arg(long, conflicts_with = "quick")]
+    report_only: bool,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -55,7 +58,7 @@ enum Cmd {
 }
 
 /// One implementation's numbers for one program.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct ImplResult {
     /// `polyrun` or the reference's name.
     pub runner: String,
@@ -72,7 +75,7 @@ pub struct ImplResult {
 }
 
 /// One program's results.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct ProgramResult {
     /// Its name.
     pub name: String,
@@ -87,7 +90,7 @@ pub struct ProgramResult {
 }
 
 /// Warm start: run requested to first output, in a live manager.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct WarmResult {
     /// Language id.
     pub language: String,
@@ -102,7 +105,7 @@ pub struct WarmResult {
 }
 
 /// Everything a run of the harness measured.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Results {
     /// When (UTC, from `date`).
     pub date: String,
@@ -195,6 +198,15 @@ fn references(me: &Path) -> Vec<(Runner, Option<String>)> {
 }
 
 fn run(cli: &Cli) -> Result<(), String> {
+    if cli.report_only {
+        let json = cli.out.with_extension("json");
+        let text =
+            std::fs::read_to_string(&json).map_err(|e| format!("{}: {e}", json.display()))?;
+        let results: Results = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        report::write(&cli.out, &results).map_err(|e| e.to_string())?;
+        println!("wrote {} from {}", cli.out.display(), json.display());
+        return Ok(());
+    }
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let polyrun = cli
         .polyrun

@@ -18,14 +18,19 @@ const WHY: [(&str, &str); 5] = [
     (
         "javascript",
         "Boa is a bytecode interpreter written for correctness first; QuickJS has had two decades of \
-         tuning of its value representation, property caches and GC. Node.js is a JIT and is not the \
-         target.",
+         tuning of its value representation, property caches and GC. A `Map` filled with freshly \
+         concatenated string keys is a pathological case for Boa (the dict program); string \
+         building with `+=` is the reverse (QuickJS copies, Boa does not). Node.js is a JIT and is \
+         not the target.",
     ),
     (
         "lua",
-        "the same C Lua 5.4 as the reference; the difference is polyrun's instruction-count hook (a \
-         callback every 1000 VM instructions for limits and cancel), mlua's allocator accounting \
-         (the memory limit), and the sandbox's wrapped `pcall`/`coroutine` functions.",
+        "the same C Lua 5.4 as the reference. The gap is polyrun's count hook (limits and cancel are \
+         checked every 1000 VM instructions): in Lua 5.4 any active hook sends *every* instruction \
+         through the interpreter's slow path, which is why call- and loop-heavy programs pay ~2× \
+         while library-heavy ones (strings, dict) do not. Installing the hook only when a limit or \
+         cancel fires (from a watchdog thread; `lua_sethook` is safe to call asynchronously) would \
+         remove it. mlua's allocator accounting (the memory limit) adds a little.",
     ),
     (
         "python",
@@ -35,9 +40,10 @@ const WHY: [(&str, &str); 5] = [
     ),
     (
         "ruby",
-        "CRuby compiled to WebAssembly runs on wasmtime's Cranelift: no YJIT, no native setjmp \
-         (exceptions use Asyncify/WebAssembly exceptions), bounds-checked memory, and a fresh VM boot \
-         per process.",
+        "ruby.wasm is CRuby built for wasm32, a 32-bit target: no flonums, so every Float is a heap \
+         object (the float programs, mandelbrot and nbody, are the worst by far), no YJIT, \
+         bounds-checked memory on wasmtime's Cranelift, and a fresh VM boot per run (~38 ms, the \
+         warm-start gap).",
     ),
     (
         "php",
