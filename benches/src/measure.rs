@@ -85,3 +85,29 @@ pub fn self_rss() -> u64 {
         .map(|pages| pages * 4096)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_min_max() {
+        assert_eq!(stats(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
+        assert_eq!(stats(&[4.0, 1.0, 2.0, 3.0]), (2.5, 1.0, 4.0));
+    }
+
+    #[test]
+    fn a_process_is_measured_with_its_output_and_status() {
+        let dir = std::env::temp_dir().join(format!("polyrun-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("x.sh");
+        std::fs::write(&file, "echo out; echo err >&2; exit 3\n").unwrap();
+        let s = run(&["sh".to_string()], &file).unwrap();
+        assert_eq!(
+            (s.stdout.as_str(), s.stderr.as_str(), s.status),
+            ("out\n", "err\n", 3)
+        );
+        assert!(s.max_rss > 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

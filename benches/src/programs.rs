@@ -115,3 +115,35 @@ pub fn with_n(src: &str, lang: &str, n: u32) -> String {
         format!("{def}\n{src}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn n_is_defined_first_and_after_phps_tag() {
+        assert_eq!(with_n("print(N)\n", "lua", 7), "local N = 7\nprint(N)\n");
+        assert_eq!(
+            with_n("<?php\necho $N;\n", "php", 3),
+            "<?php\n$N = 3;\necho $N;\n"
+        );
+        assert_eq!(
+            with_n("console.log(N)", "javascript", 1),
+            "const N = 1;\nconsole.log(N)"
+        );
+    }
+
+    #[test]
+    fn every_program_exists_in_every_language() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs");
+        for p in &PROGRAMS {
+            for (_, ext) in LANGUAGES {
+                assert!(
+                    root.join(format!("{}.{ext}", p.name)).is_file(),
+                    "{}.{ext}",
+                    p.name
+                );
+            }
+        }
+    }
+}
