@@ -9,6 +9,7 @@
 //!
 //! `scripts/bench [--quick]` installs the references and builds what is needed.
 
+mod browser;
 mod measure;
 mod programs;
 mod qjs;
@@ -41,6 +42,14 @@ struct Cli {
     /// The browser measurements to include (written by the browser tests), if present.
     #[arg(long)]
     browser: Option<PathBuf>,
+    /// The built web site (`scripts/web build`): when given, the same programs also run in
+    /// Chromium through polyrun's web build and through Pyodide, ruby.wasm's JS package, Wasmoon
+    /// and the page's own JavaScript (`benches/browser/`).
+    #[arg(long)]
+    site: Option<PathBuf>,
+    /// Timed runs per program in the browser (after one untimed run).
+    #[arg(long, default_value_t = 3)]
+    browser_runs: usize,
     /// Measure nothing: write the report again from the JSON beside `--out`.
     #[arg(long, conflicts_with = "quick")]
     report_only: bool,
@@ -127,6 +136,9 @@ pub struct Results {
     pub idle_instance_mb: BTreeMap<String, f64>,
     /// The browser measurements, if the web build's tests wrote them.
     pub browser: Option<serde_json::Value>,
+    /// polyrun's web build next to the browser runtimes users pick today, if it ran.
+    #[serde(default)]
+    pub browser_comparison: Option<browser::BrowserComparison>,
 }
 
 fn main() {
@@ -197,6 +209,15 @@ fn references(me: &Path) -> Vec<(Runner, Option<String>)> {
     ]
 }
 
+/// A directory removed when dropped (the prepared programs).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn run(cli: &Cli) -> Result<(), String> {
     if cli.report_only {
         let json = cli.out.with_extension("json");
@@ -260,8 +281,8 @@ fn run(cli: &Cli) -> Result<(), String> {
         });
     }
 
-    let dir = std::env::temp_dir().join(format!("polyrun-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let dir = TempDir(std::env::temp_dir().join(format!("polyrun-bench-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).map_err(|e| e.to_string())?;
     let runs = if cli.quick { 1 } else { cli.runs.max(1) };
     // samples[(program, runner index)] = wall ms and rss bytes per run.
     let mut samples: BTreeMap<(usize, usize), Vec<(f64, u64)>> = BTreeMap::new();
@@ -270,7 +291,7 @@ fn run(cli: &Cli) -> Result<(), String> {
     for (pi, p) in PROGRAMS.iter().enumerate() {
         let n = if cli.quick { p.quick } else { p.full };
         for (lang, ext) in LANGUAGES {
-            let sub = dir.join(lang);
+            let sub = dir.0.join(lang);
             std::fs::create_dir_all(&sub).map_err(|e| e.to_string())?;
             files.insert((pi, lang), programs::prepare(&root, &sub, p, lang, ext, n));
         }
@@ -306,7 +327,15 @@ fn run(cli: &Cli) -> Result<(), String> {
         }
         eprintln!(" round {}/{runs}", round + 1);
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    let mut jobs = Vec::new();
+    for ((pi, lang), file) in &files {
+        let code = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
+        jobs.push(browser::BrowserJob {
+            name: PROGRAMS[*pi].name,
+            language: lang,
+            code,
+        });
+    }
     for (pi, sums) in &checksums {
         let first = &sums[0].1;
         for (who, sum) in sums {
@@ -331,6 +360,44 @@ fn run(cli: &Cli) -> Result<(), String> {
         PROGRAMS.len(),
         implementations
     );
+    let browser_comparison = match &cli.site {
+        Some(site) => {
+            eprintln!(
+                "in the browser (Chromium): polyrun's web build, Pyodide, ruby.wasm, Wasmoon"
+            );
+            let expected: BTreeMap<&str, String> = checksums
+                .iter()
+                .map(|(pi, sums)| (PROGRAMS[*pi].name, sums[0].1.clone()))
+                .collect();
+            let runs = if cli.quick {
+                1
+            } else {
+                cli.browser_runs.max(1)
+            };
+            let c = browser::compare(site, &dir.0, &jobs, runs, &expected)?;
+            if c.problems.is_empty() {
+                println!(
+                    "{} programs × {} browser runtimes: every program printed the same output as natively",
+                    PROGRAMS.len(),
+                    c.runtimes.len()
+                );
+            } else if cli.quick {
+                return Err(format!(
+                    "{} problem(s) in the browser:\n{}",
+                    c.problems.len(),
+                    c.problems.join("\n")
+                ));
+            } else {
+                // A full run reports them (docs/runtime_benchmarks.md) rather than losing the rest.
+                eprintln!(
+                    "problems in the browser (reported):\n{}",
+                    c.problems.join("\n")
+                );
+            }
+            Some(c)
+        }
+        None => None,
+    };
     let mut program_results = Vec::new();
     for (pi, p) in PROGRAMS.iter().enumerate() {
         let mut results = Vec::new();
@@ -394,6 +461,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         throughput_runs_per_s: throughput,
         idle_instance_mb: idle,
         browser,
+        browser_comparison,
     };
     report::write(&cli.out, &results).map_err(|e| e.to_string())?;
     println!("wrote {}", cli.out.display());

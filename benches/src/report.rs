@@ -1,5 +1,6 @@
 //! `docs/runtime_benchmarks.md` (+ `.json` and SVG charts), generated from [`Results`].
 
+use crate::browser::{BrowserComparison, BrowserRuntime};
 use crate::{ImplResult, ProgramResult, Results};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -315,15 +316,21 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
                     t["first_run_ms"], t["later_run_ms"]
                 );
             }
-            let _ = writeln!(
-                w,
-                "\nThe browser runtimes users pick today (Pyodide, ruby.wasm's JS package, Wasmoon) are not measured yet.\n"
-            );
+            let _ = writeln!(w);
         }
         None => {
             let _ = writeln!(
                 w,
                 "No browser measurements were found (run `scripts/web test` first).\n"
+            );
+        }
+    }
+    match &r.browser_comparison {
+        Some(c) => browser_comparison(w, c, &chart_dir),
+        None => {
+            let _ = writeln!(
+                w,
+                "The browser comparison did not run (`scripts/bench` runs it unless `--no-browser`).\n"
             );
         }
     }
@@ -359,6 +366,22 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
     }
     std::fs::write(out, md)?;
 
+    if let Some(c) = &r.browser_comparison {
+        let mut rows = Vec::new();
+        for (lang, peer) in BROWSER_PEERS {
+            for (name, ours, theirs) in browser_pairs(c, lang, peer) {
+                rows.push((format!("{lang} {name} vs {peer}"), ours / theirs));
+            }
+        }
+        std::fs::write(
+            charts.join("browser.svg"),
+            log_bars(
+                "in Chromium: polyrun ÷ the runtime users pick (log scale; 1 = as fast)",
+                &rows,
+            ),
+        )?;
+    }
+
     // Charts.
     let mut rows = Vec::new();
     for (lang, _, reference, _) in REFERENCE {
@@ -390,6 +413,153 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The browser runtime each of polyrun's languages is compared with.
+const BROWSER_PEERS: [(&str, &str); 4] = [
+    ("javascript", "browser-js"),
+    ("lua", "wasmoon"),
+    ("python", "pyodide"),
+    ("ruby", "ruby.wasm"),
+];
+
+fn browser_runtime<'a>(
+    c: &'a BrowserComparison,
+    runtime: &str,
+    lang: &str,
+) -> Option<&'a BrowserRuntime> {
+    c.runtimes
+        .iter()
+        .find(|r| r.runtime == runtime && r.language == lang)
+}
+
+/// (program, polyrun ms, peer ms) for every program but hello.
+fn browser_pairs<'a>(c: &'a BrowserComparison, lang: &str, peer: &str) -> Vec<(&'a str, f64, f64)> {
+    let (Some(ours), Some(theirs)) = (
+        browser_runtime(c, "polyrun", lang),
+        browser_runtime(c, peer, lang),
+    ) else {
+        return Vec::new();
+    };
+    ours.programs
+        .iter()
+        .filter(|p| p.name != "hello")
+        .filter_map(|p| {
+            let t = theirs.programs.iter().find(|q| q.name == p.name)?;
+            (p.error.is_none() && t.error.is_none()).then_some((
+                p.name.as_str(),
+                p.median_ms,
+                t.median_ms,
+            ))
+        })
+        .collect()
+}
+
+/// Programs (but hello) that `runtime` could not run in `lang`, with why.
+fn browser_failures<'a>(
+    c: &'a BrowserComparison,
+    runtime: &str,
+    lang: &str,
+) -> Vec<(&'a str, &'a str)> {
+    browser_runtime(c, runtime, lang)
+        .map(|r| {
+            r.programs
+                .iter()
+                .filter_map(|p| Some((p.name.as_str(), p.error.as_deref()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
+    let _ = writeln!(
+        w,
+        "### Next to the browser runtimes users pick today\n\n\
+         The same programs (the same `N`) in {}, served from localhost with gzip by \
+         `web/tools/serve.mjs`, through polyrun's web build (`polyrun.js`, a Web Worker, a fresh \
+         guest state per run) and through Pyodide (one interpreter, fresh globals per run), \
+         ruby.wasm's own JS package (`DefaultRubyVM` on the same `ruby+stdlib.wasm`, one VM, \
+         `eval` per run), Wasmoon (a fresh Lua state per run) and the page's own JavaScript \
+         engine (`new Function`; V8 is a JIT, a reference point rather than a target). Every \
+         runtime gets a fresh browser context: the page is opened with an empty HTTP cache \
+         (gzipped bytes and time from navigation to hello world's output), then again with the \
+         cache warm; in that page each program runs once untimed (its output must equal the \
+         native one) and {} times timed; medians are shown. `benches/browser/` holds the page and \
+         the driver.\n",
+        c.browser, c.runs
+    );
+    let _ = writeln!(
+        w,
+        "| language | runtime | version | gzipped MB to hello world | requests | hello world, empty cache (ms) | warm cache (ms) |\n|---|---|---|---|---|---|---|"
+    );
+    for r in &c.runtimes {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {:.2} | {} | {:.0} | {:.0} |",
+            r.language,
+            r.runtime,
+            r.version,
+            r.cold_bytes as f64 / 1e6,
+            r.cold_requests,
+            r.cold_hello_ms,
+            r.warm_hello_ms
+        );
+    }
+    let _ = writeln!(w);
+    for (lang, peer) in BROWSER_PEERS {
+        let pairs = browser_pairs(c, lang, peer);
+        if pairs.is_empty() {
+            continue;
+        }
+        let title = REFERENCE
+            .iter()
+            .find(|x| x.0 == lang)
+            .map(|x| x.1)
+            .unwrap_or(lang);
+        let ratios: Vec<f64> = pairs.iter().map(|(_, a, b)| a / b).collect();
+        let _ = writeln!(
+            w,
+            "**{title} vs {peer}** (geometric mean polyrun ÷ {peer}: {:.2}×)\n\n| program | polyrun ms | {peer} ms | polyrun ÷ {peer} |\n|---|---|---|---|",
+            geomean(&ratios)
+        );
+        for (name, a, b) in &pairs {
+            let _ = writeln!(w, "| {name} | {} | {} | {:.2}× |", ms(*a), ms(*b), a / b);
+        }
+        for who in ["polyrun", peer] {
+            for (name, why) in browser_failures(c, who, lang) {
+                let _ = writeln!(w, "| {name} | {who} **failed**: {why} | | |");
+            }
+        }
+        let _ = writeln!(w);
+    }
+    if let Some(php) = browser_runtime(c, "polyrun", "php") {
+        let row: Vec<String> = php
+            .programs
+            .iter()
+            .filter(|p| p.name != "hello")
+            .map(|p| match &p.error {
+                Some(why) => format!("{} failed ({why})", p.name),
+                None => format!("{} {} ms", p.name, ms(p.median_ms)),
+            })
+            .collect();
+        let _ = writeln!(
+            w,
+            "**PHP** has no browser runtime in the comparison yet (php-wasm is not measured); \
+             polyrun's PHP in the browser: {}.\n",
+            row.join(", ")
+        );
+    }
+    if !c.problems.is_empty() {
+        let _ = writeln!(
+            w,
+            "**Problems found in the browser** (the harness reports them instead of stopping):\n"
+        );
+        for p in &c.problems {
+            let _ = writeln!(w, "- {}", p.replace('\n', " "));
+        }
+        let _ = writeln!(w);
+    }
+    let _ = writeln!(w, "![browser]({chart_dir}/browser.svg)\n");
 }
 
 fn capitalise(s: &str) -> String {

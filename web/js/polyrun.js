@@ -204,7 +204,9 @@ export class Polyrun {
           if (this.#current?.id === m.id) this.#current.onEvent({ type: 'stdin_request' });
         } else if (m.type === 'done') {
           if (this.#current?.id !== m.id) return;
-          if (m.error) {
+          if (m.fatal) {
+            this.#abort(m.outcome);
+          } else if (m.error) {
             this.#finish({ status: 'error', diagnostic: { kind: 'PolyrunError', message: m.error } });
           } else {
             this.#finish(m.outcome);

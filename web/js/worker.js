@@ -66,16 +66,20 @@ onmessage = async (e) => {
         const lazyEngine = await loadModule(lazy);
         reply = JSON.parse(lazyEngine.run(JSON.stringify(m.request)));
       } catch (e) {
-        reply = { error: String(e) };
+        reply = trapped(lazy.info.name, e);
       }
     } else if (wasi) {
       try {
         reply = { outcome: await runWasi(wasi, m.request) };
       } catch (e) {
-        reply = { error: String(e) };
+        reply = e instanceof WebAssembly.RuntimeError ? trapped(wasi.info.name, e) : { error: String(e) };
       }
     } else {
-      reply = JSON.parse(engine.run(JSON.stringify(m.request)));
+      try {
+        reply = JSON.parse(engine.run(JSON.stringify(m.request)));
+      } catch (e) {
+        reply = trapped(m.request.language, e);
+      }
     }
     postMessage({ type: 'done', id: m.id, ...reply });
   } else if (m.type === 'end-session') {
@@ -84,6 +88,14 @@ onmessage = async (e) => {
     rubySessions.delete(m.name);
   }
 };
+
+/**
+ * A module that trapped (a Rust panic or abort, a WebAssembly trap) cannot be trusted again: the
+ * run crashed, and the page replaces this worker (`fatal`) before the next run.
+ */
+function trapped(name, e) {
+  return { outcome: { status: 'crashed', reason: `the ${name} module stopped (${e}); the worker was restarted` }, fatal: true };
+}
 
 /** The entry of `list` whose language is `name` (id, name or alias). */
 function find(list, name) {

@@ -15,6 +15,9 @@ extern "C" {
     /// The next line of stdin, without its end of line; `undefined` at the end of input.
     #[wasm_bindgen(js_namespace = globalThis, js_name = polyrunReadLine)]
     fn read_line() -> Option<String>;
+    /// Where a panic's message goes before the module traps (the worker reports it).
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
 }
 
 struct HostStdin;
@@ -46,6 +49,8 @@ impl Engine {
     /// An engine with every language of the bundle (loaded on first use).
     #[wasm_bindgen(constructor)]
     pub fn new() -> Engine {
+        // A panic aborts (traps) the module: say why first, so the trap is diagnosable.
+        std::panic::set_hook(Box::new(|info| console_error(&format!("polyrun: {info}"))));
         Engine {
             registry: registry(),
             fresh: HashMap::new(),
