@@ -1,5 +1,10 @@
 //! The `polyrun` command line: `polyrun run FILE`, `polyrun run --lang L -e CODE`,
-//! `polyrun langs`, `polyrun worker`.
+//! `polyrun langs`, `polyrun fetch`, `polyrun serve`, `polyrun worker`.
+
+// The HTTP server is the `server` feature (default); without it `serve` says so.
+#[cfg_attr(feature = "server", path = "polyrun/serve.rs")]
+#[cfg_attr(not(feature = "server"), path = "polyrun/serve_off.rs")]
+mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use polyrun::{Diagnostic, Error, Event, Isolation, LimitKind, Limits, Outcome, RunSpec, Stdin};
@@ -46,6 +51,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the HTTP API (REST + WebSocket/SSE streaming) and the playground page.
+    Serve(serve::ServeArgs),
     /// Serve the worker protocol (JSON lines) on stdin/stdout; used by the manager.
     Worker,
     /// Download (or build from source), verify and precompile what languages need (all of them
@@ -582,6 +589,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(args),
         Cmd::Langs { json } => langs(json),
         Cmd::Fetch { langs, list, json } => fetch(langs, list, json),
+        Cmd::Serve(args) => serve::serve(args),
         Cmd::Worker => match polyrun::serve_worker() {
             Ok(()) => exit::OK,
             Err(e) => {

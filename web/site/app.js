@@ -1,6 +1,8 @@
 // The playground page: a CodeMirror editor, a language picker with a sample per language,
 // Run/Stop, stdin (a text field read first, then lines typed into the terminal), an xterm.js
 // terminal for the output, the error line marked, and the code + language in the URL's fragment.
+// Served by `polyrun serve`, the page can also run code on the server (its REST API and a
+// WebSocket streaming into the same terminal).
 import { Polyrun } from './polyrun.js';
 import { languageMode } from './modes.js';
 import {
@@ -155,7 +157,7 @@ term.onData((data) => {
         term.write('\b \b');
       }
     } else if (ch === '\x03') {
-      pr.cancel();
+      engine().cancel();
     } else if (ch >= ' ') {
       typed += ch;
       write(ch);
@@ -165,11 +167,11 @@ term.onData((data) => {
 function submitLine(line) {
   reading = false;
   delete document.body.dataset.stdin;
-  pr.provideInput(line);
+  engine().provideInput(line);
 }
 function askLine() {
   if (typedAhead.length > 0) {
-    pr.provideInput(typedAhead.shift());
+    engine().provideInput(typedAhead.shift());
     return;
   }
   reading = true;
@@ -181,12 +183,77 @@ function askLine() {
 
 function saveToUrl() {
   const state = new URLSearchParams({ lang: language.value, code: code() });
+  if ($('where').value === 'server') state.set('on', 'server');
   history.replaceState(null, '', `#${state}`);
 }
 
 function loadFromUrl() {
   const state = new URLSearchParams(location.hash.slice(1));
-  return { lang: state.get('lang'), code: state.get('code') };
+  return { lang: state.get('lang'), code: state.get('code'), on: state.get('on') };
+}
+
+// --- Running on the server (when the page is served by `polyrun serve`) --------------------
+
+/** The same run/cancel/provideInput shape as the browser engine, over polyrun serve's API. */
+const server = {
+  ws: null,
+  token: sessionStorage.getItem('polyrun-token'),
+  headers() {
+    return { 'content-type': 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) };
+  },
+  async submit(body) {
+    let r = await fetch('v1/runs', { method: 'POST', headers: this.headers(), body: JSON.stringify(body) });
+    if (r.status === 401) {
+      this.token = prompt('This server needs a token:');
+      if (this.token) sessionStorage.setItem('polyrun-token', this.token);
+      r = await fetch('v1/runs', { method: 'POST', headers: this.headers(), body: JSON.stringify(body) });
+    }
+    return { ok: r.ok, status: r.status, body: await r.json().catch(() => ({})) };
+  },
+  async run(lang, source, { stdin, timeoutMs, filename, onEvent }) {
+    const r = await this.submit({
+      language: lang, code: source, stdin: stdin || undefined, interactive: true, filename,
+      limits: { wall_time_ms: timeoutMs },
+    });
+    if (!r.ok) return { status: 'crashed', reason: `the server said ${r.status}: ${r.body.error ?? ''}` };
+    return new Promise((resolve) => {
+      const url = new URL(`v1/runs/${r.body.id}/events`, location.href);
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      if (this.token) url.searchParams.set('access_token', this.token);
+      const ws = new WebSocket(url);
+      this.ws = ws;
+      let outcome = null;
+      ws.onmessage = (m) => {
+        const e = JSON.parse(m.data);
+        if (e.type === 'outcome') outcome = e.outcome;
+        else if (e.type === 'status') status.textContent = `${e.status.replace('_', ' ')} on the server…`;
+        else onEvent(e);
+      };
+      ws.onclose = () => {
+        this.ws = null;
+        resolve(outcome ?? { status: 'crashed', reason: 'the connection to the server was lost' });
+      };
+    });
+  },
+  cancel() { this.ws?.send(JSON.stringify({ type: 'cancel' })); },
+  provideInput(line) { this.ws?.send(JSON.stringify({ type: 'stdin', text: line })); },
+};
+
+/** Whoever runs the code: this browser's engine or the server. */
+const engine = () => ($('where').value === 'server' ? server : pr);
+
+async function offerServer(initialOn) {
+  try {
+    // A static host serves the site's own server.json ({"server": null}); polyrun serve
+    // answers it itself.
+    const r = await fetch('server.json', { cache: 'no-store' });
+    if (!r.ok || (await r.json()).server !== 'polyrun') return;
+  } catch {
+    return;
+  }
+  $('where-label').hidden = false;
+  if (initialOn === 'server') $('where').value = 'server';
+  document.body.dataset.server = 'available';
 }
 
 function describe(outcome) {
@@ -217,6 +284,8 @@ for (const l of pr.languages()) {
 const initial = loadFromUrl();
 if (initial.lang && pr.languages().some((l) => l.language === initial.lang)) language.value = initial.lang;
 setCode(initial.code ?? SAMPLES[language.value] ?? '');
+await offerServer(initial.on);
+$('where').addEventListener('change', saveToUrl);
 status.textContent = `ready (stdin: ${pr.stdinMechanism})`;
 document.body.dataset.ready = 'true';
 $('run').disabled = false;
@@ -226,7 +295,7 @@ language.addEventListener('change', () => {
   saveToUrl();
 });
 
-$('stop').addEventListener('click', () => pr.cancel());
+$('stop').addEventListener('click', () => engine().cancel());
 $('run').addEventListener('click', async () => {
   if (running) return;
   term.reset();
@@ -239,11 +308,12 @@ $('run').addEventListener('click', async () => {
   $('stop').disabled = false;
   status.textContent = 'running…';
   document.body.dataset.state = 'running';
-  const outcome = await pr.run(language.value, code(), {
+  const runner = engine();
+  const outcome = await runner.run(language.value, code(), {
     stdin: $('stdin').value,
     timeoutMs: Number($('timeout').value),
     filename: 'main',
-    interactive: pr.stdinMechanism !== 'buffered',
+    interactive: runner === server || pr.stdinMechanism !== 'buffered',
     onEvent: (e) => {
       if (e.type === 'stdout') write(e.text);
       else if (e.type === 'stderr') write(e.text, 'stderr');

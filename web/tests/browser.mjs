@@ -5,6 +5,7 @@ import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { serve } from '../tools/serve.mjs';
 
 const site = process.env.POLYRUN_SITE;
@@ -456,6 +457,82 @@ await test('measurements: bytes before the first JavaScript output, time to firs
   for (const lang of Object.keys(hello)) assert.equal(typeof perLanguage[lang].later_run_ms, 'number', lang);
   await context.close();
   server.close();
+});
+
+// RustPython on wasm32 aborts when one object passes 32 767 references (a 15-bit count on
+// 32-bit targets): the run must end as crashed, and the next run must get a fresh worker.
+await test('a module that traps crashes its run, and the next run gets a fresh worker', async () => {
+  const { page, server } = await open();
+  const r = await page.evaluate(async () => {
+    const { Polyrun } = await import('./polyrun.js');
+    const pr = await Polyrun.load({ baseUrl: new URL('.', location.href).href, serviceWorker: false });
+    const trapped = await pr.run('python', 'x = [0] * 40000\nprint(len(x))');
+    let out = '';
+    const after = await pr.run('python', 'print("fresh", 6 * 7)', { onEvent: (e) => { if (e.type === 'stdout') out += e.text; } });
+    return { trapped, after, out };
+  });
+  assert.equal(r.trapped.status, 'crashed', JSON.stringify(r.trapped));
+  assert.match(r.trapped.reason, /Python module stopped .*unreachable.*restarted/);
+  assert.equal(r.after.status, 'completed', JSON.stringify(r.after));
+  assert.equal(r.out, 'fresh 42\n');
+  await page.close();
+  server.close();
+});
+
+// The page served by `polyrun serve` (POLYRUN_BIN, set by scripts/web test): runs on the server
+// stream into the same terminal, with typed stdin, the error line and Stop.
+await test('run on the server: polyrun serve streams into the terminal, with stdin, the error line and Stop', async () => {
+  const bin = process.env.POLYRUN_BIN;
+  if (!bin) throw new Error('POLYRUN_BIN is not set (scripts/web test sets it)');
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--site', site], {
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' },
+  });
+  try {
+    const base = await new Promise((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (d) => {
+        buf += d;
+        const m = buf.match(/listening on (http:\/\/\S+)/);
+        if (m) resolve(m[1]);
+      });
+      child.on('exit', (code) => reject(new Error(`polyrun serve exited with ${code}`)));
+    });
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${base}/`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+    await page.waitForSelector('body[data-server="available"]');
+    await page.selectOption('#where', 'server');
+    let r = await runCode(page, 'python', 'import sys\nprint("hello from", sys.platform)\n6 * 7');
+    assert.equal(r.state, 'completed', r.status);
+    assert.match(r.output, /^hello from \w+\n=> 42\n$/);
+    assert.match(page.url(), /on=server/);
+    // Typed stdin goes over the WebSocket.
+    await page.selectOption('#language', 'ruby');
+    await setCode(page, 'print "name? "\nputs "hi #{gets.strip.upcase}"');
+    await page.fill('#stdin', '');
+    await page.click('#run');
+    await typeLine(page, 'ada');
+    await page.waitForFunction(() => document.body.dataset.state === 'completed');
+    assert.equal(await outputOf(page), 'name? ada\nhi ADA\n');
+    r = await runCode(page, 'javascript', 'let x = 1;\n\nthrow new Error("boom");');
+    assert.equal(r.state, 'error');
+    assert.equal(await markedLine(page), '3');
+    // Stop cancels the run on the server.
+    await page.selectOption('#language', 'lua');
+    await setCode(page, 'print("spinning")\nwhile true do end');
+    await page.selectOption('#timeout', '10000');
+    await page.click('#run');
+    await page.waitForFunction(() => window.playground.output().includes('spinning'));
+    await page.click('#stop');
+    await page.waitForFunction(() => document.body.dataset.state === 'cancelled');
+    assert.equal(await page.textContent('#status'), 'stopped');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    child.kill('SIGTERM');
+  }
 });
 
 await browser.close();

@@ -1,0 +1,147 @@
+//! # polyrun-server
+//!
+//! `polyrun serve`: a [`RuntimeManager`] over HTTP. Runs are submitted with REST
+//! (`POST /v1/runs`), watched as they happen over a WebSocket or Server-Sent Events
+//! (`GET /v1/runs/{id}/events`), given stdin and cancelled over either; every run executes in a
+//! worker process from the manager's pool, so a crashing or runaway guest never hurts the
+//! server. Bearer tokens (none configured: loopback clients only), per-token concurrency and
+//! rate limits, a bounded queue (a full queue is a 429), request size limits, limits clamped to
+//! the server's maxima, graceful shutdown, `tracing` logs and a Prometheus `/metrics` endpoint.
+//! The API is described by `GET /v1/openapi.json` (`server/openapi.json`).
+//!
+//! ```no_run
+//! # async fn demo(manager: polyrun_manager::RuntimeManager) -> Result<(), polyrun_server::ServeError> {
+//! let config = polyrun_server::Config::default();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! polyrun_server::serve(listener, manager, config, polyrun_server::shutdown_signal()).await
+//! # }
+//! ```
+
+mod api;
+mod auth;
+mod metrics;
+mod runs;
+mod stream;
+
+pub use auth::Token;
+pub use runs::Status;
+
+use polyrun_engine::Limits;
+use polyrun_manager::RuntimeManager;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The OpenAPI 3.1 document of the HTTP API (served at `/v1/openapi.json`).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// How the server behaves. [`Config::default`] suits a server on a developer machine.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Accepted bearer tokens. Empty: no authentication, and only loopback clients are served.
+    pub tokens: Vec<Token>,
+    /// Runs executing at once (each in a worker process). Default: 2 × cores, at least 2.
+    pub max_running: usize,
+    /// Runs waiting for a slot; one more is refused with 429. Default 64.
+    pub max_queued: usize,
+    /// Runs one token may have queued or running at once (default 8).
+    pub token_concurrency: usize,
+    /// Runs one token may start per minute; 0 = no rate limit (default 120).
+    pub token_runs_per_minute: u32,
+    /// Largest request body (and WebSocket message), bytes. Default 1 MiB.
+    pub max_body_bytes: usize,
+    /// Limits for a run that asks for none.
+    pub default_limits: Limits,
+    /// The most a run may ask for; larger requests (and "no limit") are clamped to these.
+    pub max_limits: Limits,
+    /// Events kept per run for late or reconnecting clients. Default 10 000.
+    pub event_log: usize,
+    /// Finished runs kept for `GET /v1/runs/{id}` (oldest dropped first). Default 1000.
+    pub retain_runs: usize,
+    /// A session unused this long is ended. Default 10 minutes.
+    pub session_idle: Duration,
+    /// How long a shutdown waits for running runs before cancelling them. Default 10 s.
+    pub shutdown_grace: Duration,
+    /// Static files served at `/` (the playground site), if any.
+    pub site: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Config {
+            tokens: Vec::new(),
+            max_running: (2 * cores).max(2),
+            max_queued: 64,
+            token_concurrency: 8,
+            token_runs_per_minute: 120,
+            max_body_bytes: 1 << 20,
+            default_limits: Limits::default(),
+            max_limits: Limits {
+                wall_time: Some(Duration::from_secs(60)),
+                memory_bytes: Some(1 << 30),
+                output_bytes: Some(8 << 20),
+                recursion_depth: Some(10_000),
+            },
+            event_log: 10_000,
+            retain_runs: 1000,
+            session_idle: Duration::from_secs(600),
+            shutdown_grace: Duration::from_secs(10),
+            site: None,
+        }
+    }
+}
+
+/// A server that could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Binding or serving the socket failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The configuration cannot work.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// Resolves on Ctrl+C or SIGTERM: the usual shutdown trigger for [`serve`].
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install the SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves; then stops accepting runs, cancels
+/// queued ones, gives running ones [`Config::shutdown_grace`] to finish, cancels the rest
+/// (status `cancelled`, reason "server shutting down") and returns once every run has ended.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    manager: RuntimeManager,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    if config.max_running == 0 {
+        return Err(ServeError::Config("max_running must be at least 1".into()));
+    }
+    let state = Arc::new(runs::State::new(manager, config));
+    let app = api::router(state.clone());
+    let janitor = tokio::spawn(runs::janitor(state.clone()));
+    let stopping = state.clone();
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        stopping.shut_down().await;
+    })
+    .await;
+    janitor.abort();
+    tracing::info!("server stopped");
+    result.map_err(ServeError::Io)
+}

@@ -1,0 +1,940 @@
+//! Runs: their event logs, the queue and the slots they execute in, cancel, stdin, sessions,
+//! idempotency keys, retention and shutdown.
+
+use crate::Config;
+use crate::auth::{Principal, RateLimiter};
+use crate::metrics::Metrics;
+use polyrun_engine::{Event, LimitKind, Limits, LogLevel, MimeBundle, Outcome, RunControl, Stdin};
+use polyrun_manager::{Isolation, RunResult, RunSpec, RuntimeManager, Session};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Notify, Semaphore, watch};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Where a run is: `queued → running → succeeded | failed | cancelled | timed_out`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for a slot.
+    Queued,
+    /// Executing in a worker.
+    Running,
+    /// Ran to its end.
+    Succeeded,
+    /// The guest raised an error, hit its memory or output limit, or its worker died.
+    Failed,
+    /// Cancelled by the client or by the server's shutdown.
+    Cancelled,
+    /// Hit its time limit.
+    TimedOut,
+}
+
+impl Status {
+    /// `true` once the run has ended.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Status::Queued | Status::Running)
+    }
+
+    /// The lower-case name used on the wire and in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+            Status::TimedOut => "timed_out",
+        }
+    }
+
+    /// The final status for an outcome, and a reason for the ones that need one.
+    fn of(outcome: &Outcome) -> (Status, Option<String>) {
+        match outcome {
+            Outcome::Completed { .. } => (Status::Succeeded, None),
+            Outcome::Error { diagnostic } => (
+                Status::Failed,
+                Some(format!("{}: {}", diagnostic.kind, diagnostic.message)),
+            ),
+            Outcome::LimitExceeded {
+                limit: LimitKind::Time,
+            } => (Status::TimedOut, Some("time limit exceeded".into())),
+            Outcome::LimitExceeded { limit } => (
+                Status::Failed,
+                Some(format!("{} limit exceeded", limit.as_str())),
+            ),
+            Outcome::Cancelled => (Status::Cancelled, None),
+            Outcome::Crashed { reason } => (Status::Failed, Some(reason.clone())),
+        }
+    }
+}
+
+/// One entry of a run's event stream (the `type` tag names it).
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunEvent {
+    /// The status changed.
+    Status {
+        /// The new status.
+        status: Status,
+        /// Why, for final statuses other than `succeeded`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A chunk of standard output.
+    Stdout {
+        /// The text.
+        text: String,
+    },
+    /// A chunk of standard error.
+    Stderr {
+        /// The text.
+        text: String,
+    },
+    /// A rich result.
+    Display {
+        /// Its representations by MIME type.
+        bundle: MimeBundle,
+    },
+    /// Progress of a host step.
+    Progress {
+        /// What.
+        stage: String,
+        /// Units done.
+        done: u64,
+        /// Units in all.
+        total: Option<u64>,
+    },
+    /// A host message about the run.
+    Log {
+        /// Severity.
+        level: LogLevel,
+        /// Text.
+        message: String,
+    },
+    /// The guest waits for a line of standard input.
+    StdinRequest,
+    /// The run ended: always the last event.
+    Outcome {
+        /// The final status.
+        status: Status,
+        /// How the run ended.
+        outcome: Outcome,
+        /// Why, when the status is not `succeeded`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// Execution time (running → ended), ms.
+        duration_ms: u64,
+    },
+}
+
+impl From<Event> for RunEvent {
+    fn from(e: Event) -> Self {
+        match e {
+            Event::Stdout { text } => RunEvent::Stdout { text },
+            Event::Stderr { text } => RunEvent::Stderr { text },
+            Event::Display { bundle } => RunEvent::Display { bundle },
+            Event::Progress { stage, done, total } => RunEvent::Progress { stage, done, total },
+            Event::Log { level, message } => RunEvent::Log { level, message },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Record<'a> {
+    seq: u64,
+    ts_ms: u64,
+    #[serde(flatten)]
+    event: &'a RunEvent,
+}
+
+/// What a client asked for: the body of `POST /v1/runs`.
+#[derive(Clone, Debug, Deserialize, Serialize, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct RunBody {
+    /// Language id, alias or extension.
+    pub language: String,
+    /// The source.
+    pub code: String,
+    /// Standard input given up front.
+    #[serde(default)]
+    pub stdin: Option<String>,
+    /// Keep standard input open after `stdin`: the guest waits for lines sent over the
+    /// WebSocket or `POST /v1/runs/{id}/stdin`.
+    #[serde(default)]
+    pub interactive: bool,
+    /// Requested limits; missing ones take the server's defaults, all are clamped to its maxima.
+    #[serde(default)]
+    pub limits: Option<LimitsBody>,
+    /// File name for diagnostics.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// Runs with the same session id share guest state.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// A repeated key returns the original run instead of running again.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Requested limits (`null` or missing = the server's default).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsBody {
+    /// Wall time, ms.
+    pub wall_time_ms: Option<u64>,
+    /// Memory, bytes.
+    pub memory_bytes: Option<u64>,
+    /// Output (stdout + stderr + display), bytes.
+    pub output_bytes: Option<u64>,
+    /// Nested calls.
+    pub recursion_depth: Option<u32>,
+}
+
+/// The limits a run gets: asked-for or default, each clamped to the maximum.
+pub fn effective_limits(asked: Option<&LimitsBody>, default: &Limits, max: &Limits) -> Limits {
+    fn pick<T: Ord + Copy>(asked: Option<T>, default: Option<T>, max: Option<T>) -> Option<T> {
+        match (asked.or(default), max) {
+            (Some(v), Some(m)) => Some(v.min(m)),
+            (None, m) => m,
+            (v, None) => v,
+        }
+    }
+    let a = asked.cloned().unwrap_or_default();
+    Limits {
+        wall_time: pick(
+            a.wall_time_ms.map(Duration::from_millis),
+            default.wall_time,
+            max.wall_time,
+        ),
+        memory_bytes: pick(a.memory_bytes, default.memory_bytes, max.memory_bytes),
+        output_bytes: pick(a.output_bytes, default.output_bytes, max.output_bytes),
+        recursion_depth: pick(
+            a.recursion_depth,
+            default.recursion_depth,
+            max.recursion_depth,
+        ),
+    }
+}
+
+struct RunInner {
+    status: Status,
+    /// (seq, JSON text), oldest first; bounded by `Config::event_log`.
+    records: VecDeque<(u64, Arc<str>)>,
+    next_seq: u64,
+    stdout: String,
+    stderr: String,
+    outcome: Option<Outcome>,
+    reason: Option<String>,
+    started: Option<(SystemTime, Instant)>,
+    finished: Option<SystemTime>,
+    duration_ms: Option<u64>,
+    /// The `outcome` event is in the log.
+    ended: bool,
+}
+
+/// One run and everything known about it.
+pub struct Run {
+    /// Its id (a UUID).
+    pub id: String,
+    /// Whose it is.
+    pub owner: Principal,
+    /// Canonical language id.
+    pub language: String,
+    /// The limits it runs under.
+    pub limits: Limits,
+    /// Its session, if any.
+    pub session: Option<String>,
+    /// Its idempotency key, if any.
+    pub idempotency_key: Option<String>,
+    /// Whether stdin stays open for more lines.
+    pub interactive: bool,
+    fingerprint: u64,
+    created: SystemTime,
+    created_at: Instant,
+    control: RunControl,
+    cancel_requested: AtomicBool,
+    cancel_reason: Mutex<Option<String>>,
+    cancel_queued: Notify,
+    stdin_tx: Mutex<Option<mpsc::Sender<Option<String>>>>,
+    inner: Mutex<RunInner>,
+    cap: usize,
+    seq: watch::Sender<u64>,
+}
+
+/// The events a client has not seen yet.
+pub struct Backlog {
+    /// Events after the requested sequence number were dropped from the bounded log: the
+    /// first one still available.
+    pub gap_until: Option<u64>,
+    /// (seq, JSON) in order.
+    pub records: Vec<(u64, Arc<str>)>,
+    /// The run has ended (its `outcome` event is the last record).
+    pub finished: bool,
+}
+
+impl Run {
+    /// Appends an event; subscribers wake up.
+    pub fn push(&self, event: RunEvent) {
+        let mut inner = lock(&self.inner);
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        match &event {
+            RunEvent::Stdout { text } => inner.stdout.push_str(text),
+            RunEvent::Stderr { text } => inner.stderr.push_str(text),
+            RunEvent::Status { status, .. } => inner.status = *status,
+            RunEvent::Outcome { outcome, .. } => {
+                inner.outcome = Some(outcome.clone());
+                inner.ended = true;
+            }
+            _ => {}
+        }
+        let json = serde_json::to_string(&Record {
+            seq,
+            ts_ms: unix_ms(SystemTime::now()),
+            event: &event,
+        })
+        .expect("events serialise");
+        inner.records.push_back((seq, json.into()));
+        while inner.records.len() > self.cap {
+            inner.records.pop_front();
+        }
+        drop(inner);
+        self.seq.send_replace(seq);
+    }
+
+    /// Events after `after` (0 = from the start).
+    pub fn backlog(&self, after: u64) -> Backlog {
+        let inner = lock(&self.inner);
+        let first = inner.records.front().map_or(inner.next_seq, |r| r.0);
+        Backlog {
+            gap_until: (after.saturating_add(1) < first).then_some(first),
+            records: inner
+                .records
+                .iter()
+                .filter(|r| r.0 > after)
+                .cloned()
+                .collect(),
+            finished: inner.ended,
+        }
+    }
+
+    /// `true` once the `outcome` event is in the log.
+    pub fn is_finished(&self) -> bool {
+        lock(&self.inner).ended
+    }
+
+    /// Wakes when new events arrive.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.seq.subscribe()
+    }
+
+    /// The current status.
+    pub fn status(&self) -> Status {
+        lock(&self.inner).status
+    }
+
+    /// Asks the run to stop (queued: it never starts; running: the guest is stopped).
+    /// `false` if it had already ended.
+    pub fn cancel(&self, reason: &str) -> bool {
+        if self.status().is_final() {
+            return false;
+        }
+        lock(&self.cancel_reason).get_or_insert_with(|| reason.to_string());
+        self.cancel_requested.store(true, Ordering::SeqCst);
+        self.control.cancel();
+        self.cancel_queued.notify_one();
+        true
+    }
+
+    /// Sends a line of standard input (`None` = end of input). `false` when the run does not
+    /// take more input.
+    pub fn send_stdin(&self, line: Option<String>) -> bool {
+        match &*lock(&self.stdin_tx) {
+            Some(tx) => tx.send(line).is_ok(),
+            None => false,
+        }
+    }
+
+    /// The run as `GET /v1/runs/{id}` shows it.
+    pub fn view(&self) -> serde_json::Value {
+        let inner = lock(&self.inner);
+        let l = &self.limits;
+        serde_json::json!({
+            "id": self.id,
+            "language": self.language,
+            "status": inner.status,
+            "created_at_ms": unix_ms(self.created),
+            "started_at_ms": inner.started.map(|s| unix_ms(s.0)),
+            "finished_at_ms": inner.finished.map(unix_ms),
+            "duration_ms": inner.duration_ms,
+            "limits": {
+                "wall_time_ms": l.wall_time.map(|d| d.as_millis() as u64),
+                "memory_bytes": l.memory_bytes,
+                "output_bytes": l.output_bytes,
+                "recursion_depth": l.recursion_depth,
+            },
+            "interactive": self.interactive,
+            "session": self.session,
+            "idempotency_key": self.idempotency_key,
+            "outcome": inner.outcome,
+            "reason": inner.reason,
+            "stdout": inner.stdout,
+            "stderr": inner.stderr,
+            "last_seq": inner.next_seq - 1,
+            "events": format!("/v1/runs/{}/events", self.id),
+        })
+    }
+}
+
+/// Standard input from the request, then (interactive runs) from the client.
+struct ServerStdin {
+    given: VecDeque<String>,
+    rx: Option<mpsc::Receiver<Option<String>>>,
+    run: Arc<Run>,
+}
+
+impl Stdin for ServerStdin {
+    fn read_line(&mut self) -> Option<String> {
+        if let Some(line) = self.given.pop_front() {
+            return Some(line);
+        }
+        let rx = self.rx.as_ref()?;
+        self.run.push(RunEvent::StdinRequest);
+        loop {
+            match rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(Some(line)) => return Some(line),
+                Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.rx = None;
+                    return None;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.run.control.check().is_some() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A client's session: guest state kept in one worker between runs.
+struct SessionSlot {
+    language: String,
+    session: Mutex<Option<Session>>,
+    last_used: Mutex<Instant>,
+}
+
+/// Why a submission is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// Malformed or unsupported request (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// Conflicts with an earlier request (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many runs: queue full, token concurrency or rate (429).
+    #[error("{message}")]
+    TooMany {
+        /// What is full.
+        message: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// The server is shutting down (503).
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// The server's state.
+pub struct State {
+    /// The manager runs execute on.
+    pub manager: RuntimeManager,
+    /// The configuration.
+    pub config: Config,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    runs: Mutex<HashMap<String, Arc<Run>>>,
+    finished: Mutex<VecDeque<String>>,
+    idempotency: Mutex<HashMap<(Principal, String), String>>,
+    sessions: Mutex<HashMap<(Principal, String), Arc<SessionSlot>>>,
+    slots: Arc<Semaphore>,
+    queued: AtomicUsize,
+    running: AtomicUsize,
+    /// Accepted and not yet ended.
+    pending: AtomicUsize,
+    per_token: Mutex<HashMap<Principal, usize>>,
+    rate: RateLimiter,
+    shutting_down: AtomicBool,
+    idle: Notify,
+}
+
+impl State {
+    /// A server state over `manager`.
+    pub fn new(manager: RuntimeManager, config: Config) -> Self {
+        State {
+            slots: Arc::new(Semaphore::new(config.max_running)),
+            manager,
+            config,
+            metrics: Metrics::default(),
+            runs: Mutex::default(),
+            finished: Mutex::default(),
+            idempotency: Mutex::default(),
+            sessions: Mutex::default(),
+            queued: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            pending: AtomicUsize::new(0),
+            per_token: Mutex::default(),
+            rate: RateLimiter::default(),
+            shutting_down: AtomicBool::new(false),
+            idle: Notify::new(),
+        }
+    }
+
+    /// Runs waiting for a slot, and runs executing.
+    pub fn load(&self) -> (usize, usize) {
+        (
+            self.queued.load(Ordering::SeqCst),
+            self.running.load(Ordering::SeqCst),
+        )
+    }
+
+    /// A run `who` may see.
+    pub fn get(&self, who: &Principal, id: &str) -> Option<Arc<Run>> {
+        lock(&self.runs)
+            .get(id)
+            .filter(|r| r.owner == *who)
+            .cloned()
+    }
+
+    /// Accepts a run (or finds the one its idempotency key names). `true` when it is new.
+    pub fn submit(
+        self: &Arc<Self>,
+        who: &Principal,
+        body: RunBody,
+    ) -> Result<(Arc<Run>, bool), Refused> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(Refused::ShuttingDown);
+        }
+        let desc = *self
+            .manager
+            .registry()
+            .get(&body.language)
+            .map_err(|e| Refused::Invalid(e.to_string()))?;
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            body.hash(&mut h);
+            h.finish()
+        };
+        // Holding the idempotency map across the checks below makes a key's first use atomic.
+        let mut keys = lock(&self.idempotency);
+        if let Some(key) = &body.idempotency_key
+            && let Some(run) = keys
+                .get(&(who.clone(), key.clone()))
+                .and_then(|id| lock(&self.runs).get(id).cloned())
+        {
+            if run.fingerprint != fingerprint {
+                return Err(Refused::Conflict(format!(
+                    "the idempotency key `{key}` was used for a different request (run {})",
+                    run.id
+                )));
+            }
+            return Ok((run, false));
+        }
+        {
+            let per_token = lock(&self.per_token);
+            if per_token.get(who).copied().unwrap_or(0) >= self.config.token_concurrency {
+                self.metrics.rejected("token_concurrency");
+                return Err(Refused::TooMany {
+                    message: format!(
+                        "this token already has {} runs queued or running (the most it may)",
+                        self.config.token_concurrency
+                    ),
+                    retry_after: Duration::from_secs(1),
+                });
+            }
+        }
+        if let Err(wait) = self.rate.try_start(who, self.config.token_runs_per_minute) {
+            self.metrics.rejected("rate");
+            return Err(Refused::TooMany {
+                message: format!(
+                    "this token may start {} runs a minute",
+                    self.config.token_runs_per_minute
+                ),
+                retry_after: wait.max(Duration::from_secs(1)),
+            });
+        }
+        let capacity = self.config.max_running + self.config.max_queued;
+        if self
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < capacity).then_some(n + 1)
+            })
+            .is_err()
+        {
+            self.metrics.rejected("queue_full");
+            return Err(Refused::TooMany {
+                message: format!(
+                    "the queue is full ({} running, {} waiting)",
+                    self.config.max_running, self.config.max_queued
+                ),
+                retry_after: Duration::from_secs(1),
+            });
+        }
+        let slot = match &body.session {
+            None => None,
+            Some(name) => match self.session_slot(who, name, desc.id) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
+                    return Err(e);
+                }
+            },
+        };
+        *lock(&self.per_token).entry(who.clone()).or_default() += 1;
+
+        let limits = effective_limits(
+            body.limits.as_ref(),
+            &self.config.default_limits,
+            &self.config.max_limits,
+        );
+        let (tx, rx) = mpsc::channel();
+        let mut spec = RunSpec::new(desc.id, body.code.clone())
+            .limits(limits.clone())
+            .isolation(Isolation::Worker);
+        if let Some(f) = &body.filename {
+            spec = spec.filename(f.clone());
+        }
+        let run = Arc::new(Run {
+            id: uuid::Uuid::new_v4().to_string(),
+            owner: who.clone(),
+            language: desc.id.to_string(),
+            limits,
+            session: body.session.clone(),
+            idempotency_key: body.idempotency_key.clone(),
+            interactive: body.interactive,
+            fingerprint,
+            created: SystemTime::now(),
+            created_at: Instant::now(),
+            control: spec.control(),
+            cancel_requested: AtomicBool::new(false),
+            cancel_reason: Mutex::new(None),
+            cancel_queued: Notify::new(),
+            stdin_tx: Mutex::new(body.interactive.then_some(tx)),
+            inner: Mutex::new(RunInner {
+                status: Status::Queued,
+                records: VecDeque::new(),
+                next_seq: 1,
+                stdout: String::new(),
+                stderr: String::new(),
+                outcome: None,
+                reason: None,
+                started: None,
+                finished: None,
+                duration_ms: None,
+                ended: false,
+            }),
+            cap: self.config.event_log.max(4),
+            seq: watch::Sender::new(0),
+        });
+        let stdin = ServerStdin {
+            given: body
+                .stdin
+                .as_deref()
+                .map(|s| s.lines().map(str::to_owned).collect())
+                .unwrap_or_default(),
+            rx: body.interactive.then_some(rx),
+            run: run.clone(),
+        };
+        let sink = run.clone();
+        let spec = spec
+            .stdin(stdin)
+            .on_event(move |e| sink.push(RunEvent::from(e)));
+        run.push(RunEvent::Status {
+            status: Status::Queued,
+            reason: None,
+        });
+        lock(&self.runs).insert(run.id.clone(), run.clone());
+        if let Some(key) = &body.idempotency_key {
+            keys.insert((who.clone(), key.clone()), run.id.clone());
+        }
+        drop(keys);
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        tracing::info!(run = %run.id, language = %run.language, token = %who.0, "run queued");
+        tokio::spawn(execute(self.clone(), run.clone(), spec, slot));
+        Ok((run, true))
+    }
+
+    fn session_slot(
+        &self,
+        who: &Principal,
+        name: &str,
+        language: &'static str,
+    ) -> Result<Arc<SessionSlot>, Refused> {
+        let mut sessions = lock(&self.sessions);
+        if let Some(slot) = sessions.get(&(who.clone(), name.to_string())) {
+            if slot.language != language {
+                return Err(Refused::Conflict(format!(
+                    "session `{name}` runs {}, not {language}",
+                    slot.language
+                )));
+            }
+            *lock(&slot.last_used) = Instant::now();
+            return Ok(slot.clone());
+        }
+        let session = self
+            .manager
+            .session(language, Some(Isolation::Worker))
+            .map_err(|e| Refused::Invalid(e.to_string()))?;
+        let slot = Arc::new(SessionSlot {
+            language: language.to_string(),
+            session: Mutex::new(Some(session)),
+            last_used: Mutex::new(Instant::now()),
+        });
+        sessions.insert((who.clone(), name.to_string()), slot.clone());
+        Ok(slot)
+    }
+
+    /// Ends a session (its guest state is dropped). `false` if there was none.
+    pub fn end_session(&self, who: &Principal, name: &str) -> bool {
+        lock(&self.sessions)
+            .remove(&(who.clone(), name.to_string()))
+            .is_some()
+    }
+
+    fn finish(&self, run: &Run, result: Result<RunResult, polyrun_engine::Error>) {
+        let (outcome, duration) = match result {
+            Ok(r) => (r.outcome, r.duration),
+            Err(e) => (
+                Outcome::Crashed {
+                    reason: format!("host error: {e}"),
+                },
+                Duration::ZERO,
+            ),
+        };
+        let (status, mut reason) = Status::of(&outcome);
+        if status == Status::Cancelled {
+            reason = lock(&run.cancel_reason).clone();
+        }
+        let duration_ms = duration.as_millis() as u64;
+        {
+            let mut inner = lock(&run.inner);
+            inner.finished = Some(SystemTime::now());
+            inner.duration_ms = Some(duration_ms);
+            inner.reason = reason.clone();
+        }
+        *lock(&run.stdin_tx) = None;
+        run.push(RunEvent::Status {
+            status,
+            reason: reason.clone(),
+        });
+        run.push(RunEvent::Outcome {
+            status,
+            outcome,
+            reason: reason.clone(),
+            duration_ms,
+        });
+        let latency = run.created_at.elapsed();
+        self.metrics.finished(&run.language, status, latency);
+        tracing::info!(
+            run = %run.id,
+            language = %run.language,
+            status = status.as_str(),
+            reason = reason.as_deref().unwrap_or(""),
+            duration_ms,
+            latency_ms = latency.as_millis() as u64,
+            "run ended"
+        );
+        if let Some(n) = lock(&self.per_token).get_mut(&run.owner) {
+            *n = n.saturating_sub(1);
+        }
+        self.retire(&run.id);
+        if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Keeps at most `retain_runs` ended runs.
+    fn retire(&self, id: &str) {
+        let mut finished = lock(&self.finished);
+        finished.push_back(id.to_string());
+        while finished.len() > self.config.retain_runs {
+            let Some(old) = finished.pop_front() else {
+                break;
+            };
+            let run = lock(&self.runs).remove(&old);
+            if let Some(key) = run.as_ref().and_then(|r| r.idempotency_key.as_ref()) {
+                let owner = run.as_ref().map(|r| r.owner.clone()).expect("run present");
+                lock(&self.idempotency).remove(&(owner, key.clone()));
+            }
+        }
+    }
+
+    /// Stops taking runs, cancels queued ones, waits `shutdown_grace` for running ones, then
+    /// cancels them and waits for them to end.
+    pub async fn shut_down(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let runs: Vec<Arc<Run>> = lock(&self.runs).values().cloned().collect();
+        tracing::info!(
+            queued = self.queued.load(Ordering::SeqCst),
+            running = self.running.load(Ordering::SeqCst),
+            "shutting down"
+        );
+        for r in &runs {
+            if r.status() == Status::Queued {
+                r.cancel("server shutting down");
+            }
+        }
+        if !self.wait_idle(self.config.shutdown_grace).await {
+            for r in &runs {
+                r.cancel("server shutting down");
+            }
+            self.wait_idle(Duration::from_secs(30)).await;
+        }
+        lock(&self.sessions).clear();
+    }
+
+    async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.idle.notified();
+            if self.pending.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.pending.load(Ordering::SeqCst) == 0;
+            }
+        }
+    }
+}
+
+/// Waits for a slot (or a cancel), runs in a worker, records the end.
+async fn execute(state: Arc<State>, run: Arc<Run>, spec: RunSpec, slot: Option<Arc<SessionSlot>>) {
+    let permit = tokio::select! {
+        p = state.slots.clone().acquire_owned() => p.ok(),
+        _ = run.cancel_queued.notified() => None,
+    };
+    state.queued.fetch_sub(1, Ordering::SeqCst);
+    let Some(permit) = permit.filter(|_| !run.cancel_requested.load(Ordering::SeqCst)) else {
+        state.finish(&run, Ok(cancelled_result(&run)));
+        return;
+    };
+    state.running.fetch_add(1, Ordering::SeqCst);
+    lock(&run.inner).started = Some((SystemTime::now(), Instant::now()));
+    run.push(RunEvent::Status {
+        status: Status::Running,
+        reason: None,
+    });
+    let manager = state.manager.clone();
+    let result = tokio::task::spawn_blocking(move || match slot {
+        None => manager.run(spec),
+        Some(slot) => {
+            let mut guard = lock(&slot.session);
+            let r = match guard.as_mut() {
+                Some(s) => s.run(spec),
+                None => Err(polyrun_engine::Error::Internal("the session ended".into())),
+            };
+            *lock(&slot.last_used) = Instant::now();
+            r
+        }
+    })
+    .await
+    .unwrap_or_else(|e| Err(polyrun_engine::Error::Internal(format!("run task: {e}"))));
+    drop(permit);
+    state.running.fetch_sub(1, Ordering::SeqCst);
+    state.finish(&run, result);
+}
+
+fn cancelled_result(run: &Run) -> RunResult {
+    RunResult {
+        language: run.language.clone(),
+        outcome: Outcome::Cancelled,
+        isolation: Isolation::Worker,
+        duration: Duration::ZERO,
+        replayed: false,
+    }
+}
+
+/// Ends sessions idle for longer than `Config::session_idle`.
+pub async fn janitor(state: Arc<State>) {
+    let every =
+        (state.config.session_idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(every).await;
+        let idle = state.config.session_idle;
+        lock(&state.sessions).retain(|_, slot| {
+            let busy = slot.session.try_lock().is_err();
+            busy || lock(&slot.last_used).elapsed() < idle
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_take_defaults_and_are_clamped_to_the_maxima() {
+        let default = Limits::default();
+        let max = Config::default().max_limits;
+        let l = effective_limits(None, &default, &max);
+        assert_eq!(l, default);
+        let asked = LimitsBody {
+            wall_time_ms: Some(3_600_000),
+            memory_bytes: Some(1024),
+            output_bytes: None,
+            recursion_depth: Some(u32::MAX),
+        };
+        let l = effective_limits(Some(&asked), &default, &max);
+        assert_eq!(l.wall_time, max.wall_time);
+        assert_eq!(l.memory_bytes, Some(1024));
+        assert_eq!(l.output_bytes, default.output_bytes);
+        assert_eq!(l.recursion_depth, max.recursion_depth);
+        // No default and no maximum: no limit.
+        let l = effective_limits(None, &Limits::unlimited(), &Limits::unlimited());
+        assert_eq!(l, Limits::unlimited());
+        // No default: the maximum.
+        let l = effective_limits(None, &Limits::unlimited(), &max);
+        assert_eq!(l, max);
+    }
+
+    #[test]
+    fn outcomes_map_to_final_statuses() {
+        let time = Outcome::LimitExceeded {
+            limit: LimitKind::Time,
+        };
+        assert_eq!(Status::of(&time).0, Status::TimedOut);
+        let mem = Outcome::LimitExceeded {
+            limit: LimitKind::Memory,
+        };
+        assert_eq!(
+            Status::of(&mem),
+            (Status::Failed, Some("memory limit exceeded".into()))
+        );
+        let crash = Outcome::Crashed {
+            reason: "worker killed by signal 9".into(),
+        };
+        assert_eq!(
+            Status::of(&crash),
+            (Status::Failed, Some("worker killed by signal 9".into()))
+        );
+        assert_eq!(
+            Status::of(&Outcome::Completed { value: None }).0,
+            Status::Succeeded
+        );
+        assert!(Status::Cancelled.is_final() && !Status::Running.is_final());
+    }
+}
