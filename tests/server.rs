@@ -617,7 +617,7 @@ async fn interactive_stdin_over_the_websocket_and_rest() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_keep_state_between_runs() {
-    let s = Server::start(&[]);
+    let s = Server::start(&["--token-sessions", "1"]);
     let a = s
         .submit(json!({ "language": "js", "code": "var total = 40;", "session": "nb" }))
         .await;
@@ -634,6 +634,18 @@ async fn sessions_keep_state_between_runs() {
         )
         .await;
     assert_eq!(status, 409, "{v}");
+    // Each session holds a worker: one per token here.
+    let (status, _, v) = s
+        .post(
+            "/v1/runs",
+            json!({ "language": "js", "code": "1", "session": "other" }),
+        )
+        .await;
+    assert_eq!(status, 429, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("sessions open"),
+        "{v}"
+    );
     let r = s
         .req(reqwest::Method::DELETE, "/v1/sessions/nb")
         .send()
@@ -682,6 +694,15 @@ async fn bad_requests_get_clear_errors_and_limits_are_clamped() {
     );
     let (status, _) = s.get("/v1/runs/no-such-run").await;
     assert_eq!(status, 404);
+    // Without tokens, a request naming another host (a web page's DNS rebinding) is refused.
+    let r = s
+        .client
+        .get(s.url("/v1/languages"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     let (status, v) = s.get("/nothing-here").await;
     assert_eq!(status, 404);
     assert!(v["error"].as_str().unwrap().contains("no endpoint"));

@@ -123,14 +123,16 @@ async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let header = req
-        .headers()
+    let headers = req.headers();
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     match auth::authenticate(
         &state.config.tokens,
         peer,
-        header,
+        host,
+        bearer,
         q.access_token.as_deref(),
     ) {
         Ok(who) => {
@@ -145,6 +147,11 @@ async fn authenticate(
         Err(Denied::NotLoopback) => ApiError::new(
             StatusCode::FORBIDDEN,
             "no tokens are configured, so only loopback clients are served",
+        )
+        .into_response(),
+        Err(Denied::ForeignHost) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "no tokens are configured, so only requests to localhost are served (Host header)",
         )
         .into_response(),
     }

@@ -61,6 +61,9 @@ pub enum Denied {
     Unauthorized,
     /// No tokens are configured and the client is not on loopback (403).
     NotLoopback,
+    /// No tokens are configured and the request names another host than this machine: a web
+    /// page trying to reach the server through DNS rebinding (403).
+    ForeignHost,
 }
 
 /// Checks the bearer token (from the `Authorization` header or an `access_token` query
@@ -68,14 +71,18 @@ pub enum Denied {
 pub fn authenticate(
     tokens: &[Token],
     peer: SocketAddr,
+    host: Option<&str>,
     header: Option<&str>,
     query_token: Option<&str>,
 ) -> Result<Principal, Denied> {
     if tokens.is_empty() {
-        return if peer.ip().is_loopback() {
+        if !peer.ip().is_loopback() {
+            return Err(Denied::NotLoopback);
+        }
+        return if host.is_none_or(is_local_host) {
             Ok(Principal("local".into()))
         } else {
-            Err(Denied::NotLoopback)
+            Err(Denied::ForeignHost)
         };
     }
     let given = header
@@ -87,6 +94,20 @@ pub fn authenticate(
         .find(|t| constant_time_eq(t.secret.as_bytes(), given.as_bytes()))
         .map(|t| Principal(t.name.clone()))
         .ok_or(Denied::Unauthorized)
+}
+
+/// `localhost`, `127.0.0.1`, `[::1]` (any port): the names a local client uses.
+fn is_local_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -143,13 +164,33 @@ mod tests {
 
     #[test]
     fn without_tokens_only_loopback_is_served() {
+        let local = Ok(Principal("local".into()));
+        for host in [
+            None,
+            Some("127.0.0.1:8080"),
+            Some("localhost"),
+            Some("[::1]:80"),
+        ] {
+            assert_eq!(
+                authenticate(&[], peer("127.0.0.1"), host, None, None),
+                local,
+                "{host:?}"
+            );
+        }
         assert_eq!(
-            authenticate(&[], peer("127.0.0.1"), None, None),
-            Ok(Principal("local".into()))
-        );
-        assert_eq!(
-            authenticate(&[], peer("10.0.0.2"), None, None),
+            authenticate(&[], peer("10.0.0.2"), None, None, None),
             Err(Denied::NotLoopback)
+        );
+        // A page of another site reaching 127.0.0.1 through its own name (DNS rebinding).
+        assert_eq!(
+            authenticate(
+                &[],
+                peer("127.0.0.1"),
+                Some("evil.example:8080"),
+                None,
+                None
+            ),
+            Err(Denied::ForeignHost)
         );
     }
 
@@ -158,14 +199,15 @@ mod tests {
         let tokens = Token::parse_list("ci:0123456789").unwrap();
         let remote = peer("10.0.0.2");
         let ok = Ok(Principal("ci".into()));
-        assert_eq!(
-            authenticate(&tokens, remote, Some("Bearer 0123456789"), None),
-            ok
-        );
-        assert_eq!(authenticate(&tokens, remote, None, Some("0123456789")), ok);
+        // With tokens the Host header does not matter (a server behind a proxy has any name).
+        let host = Some("grader.example");
+        let bearer = Some("Bearer 0123456789");
+        assert_eq!(authenticate(&tokens, remote, host, bearer, None), ok);
+        let query = Some("0123456789");
+        assert_eq!(authenticate(&tokens, remote, host, None, query), ok);
         for bad in [None, Some("Bearer 0123456780"), Some("Basic 0123456789")] {
             assert_eq!(
-                authenticate(&tokens, peer("127.0.0.1"), bad, None),
+                authenticate(&tokens, peer("127.0.0.1"), None, bad, None),
                 Err(Denied::Unauthorized),
                 "{bad:?}"
             );

@@ -50,6 +50,8 @@ pub struct Config {
     pub token_concurrency: usize,
     /// Runs one token may start per minute; 0 = no rate limit (default 120).
     pub token_runs_per_minute: u32,
+    /// Sessions one token may keep open (each holds a worker process; default 4).
+    pub token_sessions: usize,
     /// Largest request body (and WebSocket message), bytes. Default 1 MiB.
     pub max_body_bytes: usize,
     /// Limits for a run that asks for none.
@@ -77,6 +79,7 @@ impl Default for Config {
             max_queued: 64,
             token_concurrency: 8,
             token_runs_per_minute: 120,
+            token_sessions: 4,
             max_body_bytes: 1 << 20,
             default_limits: Limits::default(),
             max_limits: Limits {

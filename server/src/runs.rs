@@ -567,16 +567,6 @@ impl State {
                 });
             }
         }
-        if let Err(wait) = self.rate.try_start(who, self.config.token_runs_per_minute) {
-            self.metrics.rejected("rate");
-            return Err(Refused::TooMany {
-                message: format!(
-                    "this token may start {} runs a minute",
-                    self.config.token_runs_per_minute
-                ),
-                retry_after: wait.max(Duration::from_secs(1)),
-            });
-        }
         let capacity = self.config.max_running + self.config.max_queued;
         if self
             .pending
@@ -604,6 +594,18 @@ impl State {
                 }
             },
         };
+        // Only submissions that would be accepted count against the rate.
+        if let Err(wait) = self.rate.try_start(who, self.config.token_runs_per_minute) {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            self.metrics.rejected("rate");
+            return Err(Refused::TooMany {
+                message: format!(
+                    "this token may start {} runs a minute",
+                    self.config.token_runs_per_minute
+                ),
+                retry_after: wait.max(Duration::from_secs(1)),
+            });
+        }
         *lock(&self.per_token).entry(who.clone()).or_default() += 1;
 
         let limits = effective_limits(
@@ -694,6 +696,16 @@ impl State {
             }
             *lock(&slot.last_used) = Instant::now();
             return Ok(slot.clone());
+        }
+        let open = sessions.keys().filter(|(owner, _)| owner == who).count();
+        if open >= self.config.token_sessions {
+            self.metrics.rejected("token_sessions");
+            return Err(Refused::TooMany {
+                message: format!(
+                    "this token has {open} sessions open (the most it may): end one with DELETE /v1/sessions/{{id}}"
+                ),
+                retry_after: Duration::from_secs(1),
+            });
         }
         let session = self
             .manager

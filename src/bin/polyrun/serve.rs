@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Runs one token may start per minute (0: no rate limit).
     #[arg(long, default_value_t = 120)]
     token_rate: u32,
+    /// Sessions one token may keep open (each holds a worker process).
+    #[arg(long, default_value_t = 4)]
+    token_sessions: usize,
     /// Largest request body or WebSocket message.
     #[arg(long, value_parser = parse_size, default_value = "1MiB")]
     max_body: u64,
@@ -112,6 +115,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         max_queued: args.max_queued,
         token_concurrency: args.token_concurrency,
         token_runs_per_minute: args.token_rate,
+        token_sessions: args.token_sessions,
         max_body_bytes: args.max_body as usize,
         max_limits: polyrun::Limits {
             wall_time: Some(args.max_timeout),
