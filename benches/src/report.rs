@@ -293,8 +293,8 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
         Some(b) => {
             let _ = writeln!(
                 w,
-                "From the web build's browser tests ({}; `measurements.json`), served from localhost with gzip:\n",
-                b["browser"].as_str().unwrap_or("Chromium")
+                "From the web build's browser tests (Chromium {}; `measurements.json`), served from localhost with gzip:\n",
+                b["browser"].as_str().unwrap_or("")
             );
             let _ = writeln!(
                 w,
@@ -415,6 +415,22 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A failure as the report shows it: the outcome's `reason` when the message carries one (the
+/// page's adapters throw the whole outcome), without `Error: ` prefixes.
+fn short_error(e: &str) -> String {
+    if let Some(start) = e.find("\"reason\":\"") {
+        let rest = &e[start + 10..];
+        let reason = rest.split('"').next().unwrap_or(rest);
+        let head = e.split(": Error:").next().unwrap_or("");
+        return if head.len() < start && e.contains(": Error:") {
+            format!("{head}: crashed: {reason}")
+        } else {
+            format!("crashed: {reason}")
+        };
+    }
+    e.replace("Error: ", "")
+}
+
 /// The browser runtime each of polyrun's languages is compared with.
 const BROWSER_PEERS: [(&str, &str); 4] = [
     ("javascript", "browser-js"),
@@ -527,7 +543,7 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
         }
         for who in ["polyrun", peer] {
             for (name, why) in browser_failures(c, who, lang) {
-                let _ = writeln!(w, "| {name} | {who} **failed**: {why} | | |");
+                let _ = writeln!(w, "| {name} | {who} **failed**: {} | | |", short_error(why));
             }
         }
         let _ = writeln!(w);
@@ -538,7 +554,7 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
             .iter()
             .filter(|p| p.name != "hello")
             .map(|p| match &p.error {
-                Some(why) => format!("{} failed ({why})", p.name),
+                Some(why) => format!("{} failed ({})", p.name, short_error(why)),
                 None => format!("{} {} ms", p.name, ms(p.median_ms)),
             })
             .collect();
@@ -555,7 +571,19 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
             "**Problems found in the browser** (the harness reports them instead of stopping):\n"
         );
         for p in &c.problems {
-            let _ = writeln!(w, "- {}", p.replace('\n', " "));
+            let _ = writeln!(w, "- {}", short_error(p).replace('\n', " "));
+        }
+        if c.problems
+            .iter()
+            .any(|p| p.contains("polyrun python") && p.contains("unreachable"))
+        {
+            let _ = writeln!(
+                w,
+                "\nPython's traps are RustPython 0.5's reference count on 32-bit targets: 15 bits, so \
+                 one object referenced more than 32 767 times (a string constant appended in a loop, \
+                 a small int in a big list) aborts the bundle. The worker is replaced and the run \
+                 reports `crashed`; RustPython 0.6 widens the count to 28 bits (docs/web.md)."
+            );
         }
         let _ = writeln!(w);
     }
@@ -650,4 +678,21 @@ fn linear_bars(title: &str, rows: &[(String, f64)]) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_error;
+
+    #[test]
+    fn failures_show_the_outcome_reason() {
+        let e = r#"polyrun python: dict failed: Error: polyrun python: {"status":"crashed","reason":"the Python module stopped (RuntimeError: unreachable); the worker was restarted"}"#;
+        assert_eq!(
+            short_error(e),
+            "polyrun python: dict failed: crashed: the Python module stopped (RuntimeError: unreachable); the worker was restarted"
+        );
+        let bare = r#"Error: polyrun python: {"status":"crashed","reason":"boom"}"#;
+        assert_eq!(short_error(bare), "crashed: boom");
+        assert_eq!(short_error("Error: page crashed"), "page crashed");
+    }
 }
