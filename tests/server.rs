@@ -112,18 +112,10 @@ impl Server {
 
     /// Every event of a run over the WebSocket, from after `after` until the server closes.
     async fn events(&self, id: &str, after: u64) -> Vec<Value> {
-        let (mut ws, _) = tokio_tungstenite::connect_async(
-            self.ws_url(&format!("/v1/runs/{id}/events?after={after}")),
-        )
-        .await
-        .unwrap();
+        let mut ws = self.open_events(&format!("{id}?after={after}")).await;
         let mut out = Vec::new();
-        while let Some(m) = ws.next().await {
-            match m.unwrap() {
-                Message::Text(t) => out.push(serde_json::from_str(&t).unwrap()),
-                Message::Close(_) => break,
-                _ => {}
-            }
+        while let Some(e) = next_event(&mut ws).await {
+            out.push(e);
         }
         out
     }
@@ -137,6 +129,34 @@ impl Server {
             .await
             .unwrap()
     }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Server {
+    /// A WebSocket on a run's events (`id` may carry a query: `ID?after=N`).
+    async fn open_events(&self, id: &str) -> Ws {
+        let (id, query) = id.split_once('?').unwrap_or((id, ""));
+        let mut url = self.ws_url(&format!("/v1/runs/{id}/events"));
+        if !query.is_empty() {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(query);
+        }
+        tokio_tungstenite::connect_async(url).await.unwrap().0
+    }
+}
+
+/// The next event on a WebSocket; `None` once the server closed it.
+async fn next_event(ws: &mut Ws) -> Option<Value> {
+    while let Some(Ok(m)) = ws.next().await {
+        match m {
+            Message::Text(t) => return Some(serde_json::from_str(&t).unwrap()),
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 impl Drop for Server {
@@ -263,14 +283,10 @@ async fn cancel_after_first_output(s: &Server, language: &str, code: &str) -> Du
     let id = s
         .submit(json!({ "language": language, "code": code, "limits": { "wall_time_ms": 30000 } }))
         .await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(s.ws_url(&format!("/v1/runs/{id}/events")))
-        .await
-        .unwrap();
+    let mut ws = s.open_events(&id).await;
     let mut asked = None;
     let mut events = Vec::new();
-    while let Some(Ok(m)) = ws.next().await {
-        let Message::Text(t) = m else { continue };
-        let e: Value = serde_json::from_str(&t).unwrap();
+    while let Some(e) = next_event(&mut ws).await {
         if e["type"] == "stdout" && asked.is_none() {
             asked = Some(Instant::now());
             let (status, _, v) = s.post(&format!("/v1/runs/{id}/cancel"), json!({})).await;
@@ -322,18 +338,13 @@ async fn a_reconnect_with_a_sequence_number_receives_the_missed_events_exactly_o
     // 30 lines, ~20 ms apart.
     let code = "for (let i = 1; i <= 30; i++) { const t = Date.now(); while (Date.now() - t < 20) {} console.log('tick ' + i); }";
     let id = s.submit(json!({ "language": "js", "code": code })).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(s.ws_url(&format!("/v1/runs/{id}/events")))
-        .await
-        .unwrap();
+    let mut ws = s.open_events(&id).await;
     let mut first = Vec::new();
-    while let Some(Ok(m)) = ws.next().await {
-        if let Message::Text(t) = m {
-            let e: Value = serde_json::from_str(&t).unwrap();
-            let stdout = e["type"] == "stdout";
-            first.push(e);
-            if stdout && first.iter().filter(|e| e["type"] == "stdout").count() == 5 {
-                break;
-            }
+    while let Some(e) = next_event(&mut ws).await {
+        let stdout = e["type"] == "stdout";
+        first.push(e);
+        if stdout && first.iter().filter(|e| e["type"] == "stdout").count() == 5 {
+            break;
         }
     }
     drop(ws); // the connection drops mid-run
@@ -512,13 +523,9 @@ async fn a_guest_killing_its_worker_fails_with_a_reason_and_the_server_keeps_ser
             "limits": { "wall_time_ms": 30000 }
         }))
         .await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(s.ws_url(&format!("/v1/runs/{id}/events")))
-        .await
-        .unwrap();
+    let mut ws = s.open_events(&id).await;
     let mut events = Vec::new();
-    while let Some(Ok(m)) = ws.next().await {
-        let Message::Text(t) = m else { continue };
-        let e: Value = serde_json::from_str(&t).unwrap();
+    while let Some(e) = next_event(&mut ws).await {
         if e["type"] == "stdout" {
             // The worker dies under the guest (as when a guest brings its process down).
             let workers = children(s.pid());
@@ -559,14 +566,10 @@ async fn interactive_stdin_over_the_websocket_and_rest() {
             "interactive": true
         }))
         .await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(s.ws_url(&format!("/v1/runs/{id}/events")))
-        .await
-        .unwrap();
+    let mut ws = s.open_events(&id).await;
     let mut events = Vec::new();
     let mut requests = 0;
-    while let Some(Ok(m)) = ws.next().await {
-        let Message::Text(t) = m else { continue };
-        let e: Value = serde_json::from_str(&t).unwrap();
+    while let Some(e) = next_event(&mut ws).await {
         if e["type"] == "stdin_request" {
             requests += 1;
             let reply = if requests == 1 {
@@ -737,13 +740,9 @@ async fn shutdown_cancels_running_runs_with_a_clear_status() {
     let id = s
         .submit(json!({ "language": "js", "code": "console.log('x'); while (true) {}", "limits": { "wall_time_ms": 30000 } }))
         .await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(s.ws_url(&format!("/v1/runs/{id}/events")))
-        .await
-        .unwrap();
+    let mut ws = s.open_events(&id).await;
     let mut events = Vec::new();
-    while let Some(Ok(m)) = ws.next().await {
-        let Message::Text(t) = m else { continue };
-        let e: Value = serde_json::from_str(&t).unwrap();
+    while let Some(e) = next_event(&mut ws).await {
         if e["type"] == "stdout" {
             // SAFETY: SIGTERM to the server this test started.
             unsafe { libc::kill(s.pid() as i32, libc::SIGTERM) };

@@ -4,7 +4,7 @@
 use crate::Config;
 use crate::auth::{Principal, RateLimiter};
 use crate::metrics::Metrics;
-use polyrun_engine::{Event, LimitKind, Limits, LogLevel, MimeBundle, Outcome, RunControl, Stdin};
+use polyrun_engine::{Event, LimitKind, Limits, Outcome, RunControl, Stdin};
 use polyrun_manager::{Isolation, RunResult, RunSpec, RuntimeManager, Session};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -92,37 +92,6 @@ pub enum RunEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    /// A chunk of standard output.
-    Stdout {
-        /// The text.
-        text: String,
-    },
-    /// A chunk of standard error.
-    Stderr {
-        /// The text.
-        text: String,
-    },
-    /// A rich result.
-    Display {
-        /// Its representations by MIME type.
-        bundle: MimeBundle,
-    },
-    /// Progress of a host step.
-    Progress {
-        /// What.
-        stage: String,
-        /// Units done.
-        done: u64,
-        /// Units in all.
-        total: Option<u64>,
-    },
-    /// A host message about the run.
-    Log {
-        /// Severity.
-        level: LogLevel,
-        /// Text.
-        message: String,
-    },
     /// The guest waits for a line of standard input.
     StdinRequest,
     /// The run ended: always the last event.
@@ -137,18 +106,10 @@ pub enum RunEvent {
         /// Execution time (running → ended), ms.
         duration_ms: u64,
     },
-}
-
-impl From<Event> for RunEvent {
-    fn from(e: Event) -> Self {
-        match e {
-            Event::Stdout { text } => RunEvent::Stdout { text },
-            Event::Stderr { text } => RunEvent::Stderr { text },
-            Event::Display { bundle } => RunEvent::Display { bundle },
-            Event::Progress { stage, done, total } => RunEvent::Progress { stage, done, total },
-            Event::Log { level, message } => RunEvent::Log { level, message },
-        }
-    }
+    /// What the guest and its backend report, as the engine names it (`stdout`, `stderr`,
+    /// `display`, `progress`, `log`).
+    #[serde(untagged)]
+    Guest(Event),
 }
 
 #[derive(Serialize)]
@@ -291,8 +252,8 @@ impl Run {
         let seq = inner.next_seq;
         inner.next_seq += 1;
         match &event {
-            RunEvent::Stdout { text } => inner.stdout.push_str(text),
-            RunEvent::Stderr { text } => inner.stderr.push_str(text),
+            RunEvent::Guest(Event::Stdout { text }) => inner.stdout.push_str(text),
+            RunEvent::Guest(Event::Stderr { text }) => inner.stderr.push_str(text),
             RunEvent::Status { status, .. } => inner.status = *status,
             RunEvent::Outcome { outcome, .. } => {
                 inner.outcome = Some(outcome.clone());
@@ -664,7 +625,7 @@ impl State {
         let sink = run.clone();
         let spec = spec
             .stdin(stdin)
-            .on_event(move |e| sink.push(RunEvent::from(e)));
+            .on_event(move |e| sink.push(RunEvent::Guest(e)));
         run.push(RunEvent::Status {
             status: Status::Queued,
             reason: None,
@@ -921,6 +882,37 @@ mod tests {
         // No default: the maximum.
         let l = effective_limits(None, &Limits::unlimited(), &max);
         assert_eq!(l, max);
+    }
+
+    #[test]
+    fn events_serialise_flat_with_their_sequence_number() {
+        let json = |event: &RunEvent| {
+            serde_json::to_value(Record {
+                seq: 3,
+                ts_ms: 7,
+                event,
+            })
+            .unwrap()
+        };
+        let out = RunEvent::Guest(Event::Stdout {
+            text: "hi\n".into(),
+        });
+        assert_eq!(
+            json(&out),
+            serde_json::json!({ "seq": 3, "ts_ms": 7, "type": "stdout", "text": "hi\n" })
+        );
+        let status = RunEvent::Status {
+            status: Status::TimedOut,
+            reason: Some("time limit exceeded".into()),
+        };
+        assert_eq!(
+            json(&status),
+            serde_json::json!({ "seq": 3, "ts_ms": 7, "type": "status", "status": "timed_out", "reason": "time limit exceeded" })
+        );
+        assert_eq!(
+            json(&RunEvent::StdinRequest),
+            serde_json::json!({ "seq": 3, "ts_ms": 7, "type": "stdin_request" })
+        );
     }
 
     #[test]
