@@ -120,14 +120,13 @@ impl Server {
         out
     }
 
+    /// The body of a response, as text.
+    async fn text(&self, r: reqwest::RequestBuilder) -> String {
+        r.send().await.unwrap().text().await.unwrap()
+    }
+
     async fn metrics(&self) -> String {
-        self.req(reqwest::Method::GET, "/metrics")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.text(self.req(reqwest::Method::GET, "/metrics")).await
     }
 }
 
@@ -135,6 +134,12 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 impl Server {
+    /// A run's events as Server-Sent Events (the whole stream, as text), with one extra header.
+    async fn sse(&self, id: &str, header: &str, value: &str) -> String {
+        let r = self.req(reqwest::Method::GET, &format!("/v1/runs/{id}/events"));
+        self.text(r.header(header, value)).await
+    }
+
     /// A WebSocket on a run's events (`id` may carry a query: `ID?after=N`).
     async fn open_events(&self, id: &str) -> Ws {
         let (id, query) = id.split_once('?').unwrap_or((id, ""));
@@ -254,16 +259,7 @@ async fn a_run_streams_stdout_in_order_before_its_final_status() {
     );
 
     // The same events over Server-Sent Events, and the run over REST.
-    let text = s
-        .client
-        .get(s.url(&format!("/v1/runs/{id}/events")))
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.sse(&id, "accept", "text/event-stream").await;
     let sse: Vec<Value> = text
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))
@@ -361,16 +357,7 @@ async fn a_reconnect_with_a_sequence_number_receives_the_missed_events_exactly_o
     let expected: String = (1..=30).map(|i| format!("tick {i}\n")).collect();
     assert_eq!(stdout_of(&joined), expected);
     // SSE honours Last-Event-ID the same way.
-    let text = s
-        .client
-        .get(s.url(&format!("/v1/runs/{id}/events")))
-        .header("last-event-id", last.to_string())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.sse(&id, "last-event-id", &last.to_string()).await;
     let ids: Vec<u64> = text
         .lines()
         .filter_map(|l| l.strip_prefix("id: ")?.parse().ok())
@@ -471,7 +458,10 @@ async fn a_full_queue_gets_429_and_the_token_limits_hold() {
     );
     assert!(headers.contains_key("retry-after"));
     let (_, q) = s.get(&format!("/v1/runs/{queued}")).await;
-    assert_eq!(q["status"], "queued");
+    let (_, r) = s.get(&format!("/v1/runs/{running}")).await;
+    // Runs start in the order they were accepted.
+    assert_eq!(q["status"], "queued", "{q}\nthe first run: {r}");
+    assert_eq!(r["status"], "running", "{r}");
     // A queued run that is cancelled never starts.
     s.post(&format!("/v1/runs/{queued}/cancel"), json!({}))
         .await;

@@ -250,7 +250,7 @@ async fn cancel_run(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let run = state.get(&who, &id).ok_or_else(|| ApiError::no_run(&id))?;
-    let cancelled = run.cancel("cancelled by the client");
+    let cancelled = state.cancel(&run, "cancelled by the client");
     tracing::info!(run = %id, cancelled, "cancel requested");
     Ok((
         StatusCode::ACCEPTED,

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, watch};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -227,7 +227,6 @@ pub struct Run {
     control: RunControl,
     cancel_requested: AtomicBool,
     cancel_reason: Mutex<Option<String>>,
-    cancel_queued: Notify,
     stdin_tx: Mutex<Option<mpsc::Sender<Option<String>>>>,
     inner: Mutex<RunInner>,
     cap: usize,
@@ -315,7 +314,6 @@ impl Run {
         lock(&self.cancel_reason).get_or_insert_with(|| reason.to_string());
         self.cancel_requested.store(true, Ordering::SeqCst);
         self.control.cancel();
-        self.cancel_queued.notify_one();
         true
     }
 
@@ -431,7 +429,8 @@ pub struct State {
     finished: Mutex<VecDeque<String>>,
     idempotency: Mutex<HashMap<(Principal, String), String>>,
     sessions: Mutex<HashMap<(Principal, String), Arc<SessionSlot>>>,
-    slots: Arc<Semaphore>,
+    /// Accepted runs waiting for a slot, oldest first (started strictly in this order).
+    queue: Mutex<VecDeque<Pending>>,
     queued: AtomicUsize,
     running: AtomicUsize,
     /// Accepted and not yet ended.
@@ -446,7 +445,7 @@ impl State {
     /// A server state over `manager`.
     pub fn new(manager: RuntimeManager, config: Config) -> Self {
         State {
-            slots: Arc::new(Semaphore::new(config.max_running)),
+            queue: Mutex::default(),
             manager,
             config,
             metrics: Metrics::default(),
@@ -595,7 +594,6 @@ impl State {
             control: spec.control(),
             cancel_requested: AtomicBool::new(false),
             cancel_reason: Mutex::new(None),
-            cancel_queued: Notify::new(),
             stdin_tx: Mutex::new(body.interactive.then_some(tx)),
             inner: Mutex::new(RunInner {
                 status: Status::Queued,
@@ -635,9 +633,17 @@ impl State {
             keys.insert((who.clone(), key.clone()), run.id.clone());
         }
         drop(keys);
-        self.queued.fetch_add(1, Ordering::SeqCst);
         tracing::info!(run = %run.id, language = %run.language, token = %who.0, "run queued");
-        tokio::spawn(execute(self.clone(), run.clone(), spec, slot));
+        {
+            let mut queue = lock(&self.queue);
+            queue.push_back(Pending {
+                run: run.clone(),
+                spec,
+                slot,
+            });
+            self.queued.store(queue.len(), Ordering::SeqCst);
+        }
+        self.pump();
         Ok((run, true))
     }
 
@@ -768,12 +774,12 @@ impl State {
         );
         for r in &runs {
             if r.status() == Status::Queued {
-                r.cancel("server shutting down");
+                self.cancel(r, "server shutting down");
             }
         }
         if !self.wait_idle(self.config.shutdown_grace).await {
             for r in &runs {
-                r.cancel("server shutting down");
+                self.cancel(r, "server shutting down");
             }
             self.wait_idle(Duration::from_secs(30)).await;
         }
@@ -794,18 +800,56 @@ impl State {
     }
 }
 
-/// Waits for a slot (or a cancel), runs in a worker, records the end.
-async fn execute(state: Arc<State>, run: Arc<Run>, spec: RunSpec, slot: Option<Arc<SessionSlot>>) {
-    let permit = tokio::select! {
-        p = state.slots.clone().acquire_owned() => p.ok(),
-        _ = run.cancel_queued.notified() => None,
-    };
-    state.queued.fetch_sub(1, Ordering::SeqCst);
-    let Some(permit) = permit.filter(|_| !run.cancel_requested.load(Ordering::SeqCst)) else {
+/// A run waiting for a slot.
+struct Pending {
+    run: Arc<Run>,
+    spec: RunSpec,
+    slot: Option<Arc<SessionSlot>>,
+}
+
+impl State {
+    /// Starts queued runs, oldest first, while slots are free.
+    fn pump(self: &Arc<Self>) {
+        let mut queue = lock(&self.queue);
+        while self.running.load(Ordering::SeqCst) < self.config.max_running {
+            let Some(next) = queue.pop_front() else {
+                break;
+            };
+            self.running.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(execute(self.clone(), next));
+        }
+        self.queued.store(queue.len(), Ordering::SeqCst);
+    }
+
+    /// Cancels a run: a queued one leaves the queue and ends at once, a running one is stopped.
+    /// `false` if it had already ended.
+    pub fn cancel(&self, run: &Arc<Run>, reason: &str) -> bool {
+        if !run.cancel(reason) {
+            return false;
+        }
+        let removed = {
+            let mut queue = lock(&self.queue);
+            let at = queue.iter().position(|p| Arc::ptr_eq(&p.run, run));
+            let removed = at.and_then(|i| queue.remove(i));
+            self.queued.store(queue.len(), Ordering::SeqCst);
+            removed
+        };
+        if removed.is_some() {
+            self.finish(run, Ok(cancelled_result(run)));
+        }
+        true
+    }
+}
+
+/// Runs a dequeued run in a worker, records the end, and starts the next queued one.
+async fn execute(state: Arc<State>, pending: Pending) {
+    let Pending { run, spec, slot } = pending;
+    if run.cancel_requested.load(Ordering::SeqCst) {
+        state.running.fetch_sub(1, Ordering::SeqCst);
         state.finish(&run, Ok(cancelled_result(&run)));
+        state.pump();
         return;
-    };
-    state.running.fetch_add(1, Ordering::SeqCst);
+    }
     lock(&run.inner).started = Some((SystemTime::now(), Instant::now()));
     run.push(RunEvent::Status {
         status: Status::Running,
@@ -826,9 +870,9 @@ async fn execute(state: Arc<State>, run: Arc<Run>, spec: RunSpec, slot: Option<A
     })
     .await
     .unwrap_or_else(|e| Err(polyrun_engine::Error::Internal(format!("run task: {e}"))));
-    drop(permit);
     state.running.fetch_sub(1, Ordering::SeqCst);
     state.finish(&run, result);
+    state.pump();
 }
 
 fn cancelled_result(run: &Run) -> RunResult {

@@ -62,7 +62,7 @@ pub async fn events(
     Ok(match ws {
         Ok(ws) => ws
             .max_message_size(state.config.max_body_bytes)
-            .on_upgrade(move |socket| websocket(socket, run, after))
+            .on_upgrade(move |socket| websocket(socket, state, run, after))
             .into_response(),
         Err(_) => Sse::new(sse(run, after))
             .keep_alive(KeepAlive::default())
@@ -135,7 +135,7 @@ enum ClientMessage {
     Cancel,
 }
 
-async fn websocket(mut socket: WebSocket, run: Arc<Run>, mut after: u64) {
+async fn websocket(mut socket: WebSocket, state: Arc<State>, run: Arc<Run>, mut after: u64) {
     let mut rx = run.subscribe();
     let mut first = true;
     loop {
@@ -172,7 +172,7 @@ async fn websocket(mut socket: WebSocket, run: Arc<Run>, mut after: u64) {
                         Ok(ClientMessage::StdinEof) => (!feed_stdin(&run, None, true))
                             .then_some("this run does not take more input"),
                         Ok(ClientMessage::Cancel) => {
-                            run.cancel("cancelled by the client");
+                            state.cancel(&run, "cancelled by the client");
                             None
                         }
                         Err(_) => Some("unknown message: expected {\"type\":\"stdin\",\"text\":…}, {\"type\":\"stdin_eof\"} or {\"type\":\"cancel\"}"),
