@@ -1,9 +1,10 @@
 use crate::control::{Interrupt, RunControl};
 use crate::event::{Event, LogLevel, MimeBundle, Stream};
+use crate::helpers::{Host, HostCall};
 use crate::limits::LimitKind;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Where a run's standard input comes from. `None` means end of input.
 pub trait Stdin: Send {
@@ -46,6 +47,7 @@ struct Inner {
     control: RunControl,
     output_limit: Option<u64>,
     output_used: AtomicU64,
+    host: OnceLock<Arc<dyn Host>>,
 }
 
 /// The run's side of the world, handed to [`crate::Runtime::run`]: an event sink that enforces
@@ -82,8 +84,37 @@ impl RunIo {
                 control,
                 output_limit,
                 output_used: AtomicU64::new(0),
+                host: OnceLock::new(),
             }),
         }
+    }
+
+    /// Gives the run a [`Host`] for the `polyrun` helpers (once; later calls are ignored).
+    pub fn with_host(self, host: Arc<dyn Host>) -> Self {
+        let _ = self.inner.host.set(host);
+        self
+    }
+
+    /// The run's [`Host`], if it has one.
+    pub fn host(&self) -> Option<&dyn Host> {
+        self.inner.host.get().map(|h| &**h)
+    }
+
+    /// Answers a helper call of the guest. `Err` is the message the helper raises in the guest.
+    pub fn host_call(&self, call: HostCall) -> Result<serde_json::Value, String> {
+        if let Err(i) = self.check() {
+            return Err(format!("polyrun: {i:?}"));
+        }
+        match self.host() {
+            Some(h) => h.call(call),
+            None => Err("the polyrun helpers are not available in this run".into()),
+        }
+    }
+
+    /// [`RunIo::host_call`] with the call and reply as JSON text (see
+    /// [`crate::helpers::answer_json`]): what guest-side preludes use.
+    pub fn host_call_json(&self, request: &str) -> String {
+        crate::helpers::answer_json(self.host(), request)
     }
 
     /// The run's control (cancel flag, deadline, tripped limit).

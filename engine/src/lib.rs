@@ -16,6 +16,7 @@ pub mod capture;
 mod control;
 mod error;
 mod event;
+pub mod helpers;
 mod io;
 mod limits;
 mod outcome;
@@ -25,6 +26,9 @@ mod runtime;
 pub use control::{Interrupt, RunControl};
 pub use error::Error;
 pub use event::{Event, LogLevel, MimeBundle, Stream};
+pub use helpers::{
+    Helpers, Host, HostCall, MemoryStore, RunContext, StoreError, VariableStore, Versioned,
+};
 pub use io::{NoStdin, RunIo, Stdin, VecStdin};
 pub use limits::{LimitKind, Limits};
 pub use outcome::{Diagnostic, Frame, Outcome};

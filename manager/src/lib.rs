@@ -33,8 +33,9 @@ pub mod worker_server;
 use instance::{Instance, Waited};
 use lru::LruCache;
 use polyrun_engine::{
-    Error, Event, Limits, LoadContext, LogLevel, NoStdin, Outcome, Registry, RunControl, RunIo,
-    RunRequest, RuntimeDescriptor, RuntimeInfo, Stdin, VecStdin,
+    Error, Event, Helpers, Limits, LoadContext, LogLevel, MemoryStore, NoStdin, Outcome, Registry,
+    RunContext, RunControl, RunIo, RunRequest, RuntimeDescriptor, RuntimeInfo, Stdin,
+    VariableStore, VecStdin,
 };
 use serde::{Deserialize, Serialize};
 use std::num::NonZeroUsize;
@@ -68,6 +69,9 @@ pub struct RunSpec {
     stdin: Box<dyn Stdin>,
     sink: Sink,
     control: RunControl,
+    input: serde_json::Value,
+    namespace: Option<String>,
+    context: Option<RunContext>,
 }
 
 impl std::fmt::Debug for RunSpec {
@@ -99,7 +103,29 @@ impl RunSpec {
             stdin: Box::new(NoStdin),
             sink: Arc::new(|_| {}),
             control: RunControl::new(),
+            input: serde_json::Value::Null,
+            namespace: None,
+            context: None,
         }
+    }
+
+    /// The data `polyrun.input()` returns in the guest (default `null`).
+    pub fn input(mut self, input: serde_json::Value) -> Self {
+        self.input = input;
+        self
+    }
+
+    /// The namespace of the variables the guest reads and writes (default
+    /// [`polyrun_engine::helpers::DEFAULT_NAMESPACE`]).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// What `polyrun.event()` returns (default: a fresh run id, trigger `api`, now).
+    pub fn context(mut self, context: RunContext) -> Self {
+        self.context = Some(context);
+        self
     }
 
     /// A file name for diagnostics; its extension picks the language if none was given.
@@ -170,6 +196,9 @@ pub struct RunResult {
     /// `true` when the outcome is the recorded one of an earlier run with the same
     /// idempotency key.
     pub replayed: bool,
+    /// What the guest published last with `polyrun.output(value)`, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
 }
 
 mod duration_ms {
@@ -184,7 +213,6 @@ mod duration_ms {
 }
 
 /// Builds a [`RuntimeManager`].
-#[derive(Debug)]
 pub struct ManagerBuilder {
     registry: Registry,
     isolation: Isolation,
@@ -192,9 +220,26 @@ pub struct ManagerBuilder {
     warm: usize,
     idle_workers: usize,
     grace: Duration,
+    store: Arc<dyn VariableStore>,
+}
+
+impl std::fmt::Debug for ManagerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagerBuilder")
+            .field("registry", &self.registry)
+            .field("isolation", &self.isolation)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ManagerBuilder {
+    /// Where the `polyrun` helpers keep variables (default: a [`MemoryStore`] of this manager;
+    /// the `polyrun` facade uses SQLite in the cache directory).
+    pub fn store(mut self, store: Arc<dyn VariableStore>) -> Self {
+        self.store = store;
+        self
+    }
+
     /// The backends to offer.
     pub fn registry(mut self, registry: Registry) -> Self {
         self.registry = registry;
@@ -246,6 +291,7 @@ impl ManagerBuilder {
                 )),
                 idle_workers: Mutex::new(Vec::new()),
                 max_idle_workers: self.idle_workers,
+                store: self.store,
             }),
         }
     }
@@ -259,6 +305,7 @@ struct Inner {
     warm: Mutex<LruCache<&'static str, Instance>>,
     idle_workers: Mutex<Vec<Worker>>,
     max_idle_workers: usize,
+    store: Arc<dyn VariableStore>,
 }
 
 /// The entry point: runs code in any registered language. Cheap to clone; `Send + Sync`, so
@@ -291,6 +338,7 @@ impl RuntimeManager {
             warm: 4,
             idle_workers: 2,
             grace: Duration::from_millis(250),
+            store: Arc::new(MemoryStore::new()),
         }
     }
 
@@ -340,15 +388,31 @@ impl RuntimeManager {
         }
     }
 
-    fn io_for(spec: &mut RunSpec) -> RunIo {
+    /// The variable store of the `polyrun` helpers.
+    pub fn store(&self) -> &Arc<dyn VariableStore> {
+        &self.inner.store
+    }
+
+    fn io_for(&self, spec: &mut RunSpec) -> (RunIo, Arc<Helpers>) {
         let sink = spec.sink.clone();
         let stdin = std::mem::replace(&mut spec.stdin, Box::new(NoStdin));
-        RunIo::new(
+        let mut helpers =
+            Helpers::new(self.inner.store.clone()).with_input(std::mem::take(&mut spec.input));
+        if let Some(ns) = spec.namespace.take() {
+            helpers = helpers.with_namespace(ns);
+        }
+        if let Some(ctx) = spec.context.take() {
+            helpers = helpers.with_context(ctx);
+        }
+        let helpers = Arc::new(helpers);
+        let io = RunIo::new(
             move |e| sink(e),
             stdin,
             spec.control.clone(),
             spec.request.limits.output_bytes,
         )
+        .with_host(helpers.clone());
+        (io, helpers)
     }
 
     /// Runs `spec` to its end and returns the outcome; events stream to its callback as they
@@ -362,7 +426,7 @@ impl RuntimeManager {
         } else {
             self.isolation_for(&desc, spec.isolation)?
         };
-        let io = Self::io_for(&mut spec);
+        let (io, helpers) = self.io_for(&mut spec);
         let (outcome, replayed) = match isolation {
             Isolation::Worker => {
                 let key = spec.idempotency_key.as_deref();
@@ -377,6 +441,7 @@ impl RuntimeManager {
             isolation,
             duration: started.elapsed(),
             replayed,
+            output: helpers.output(),
         })
     }
 
@@ -556,7 +621,7 @@ impl Session {
     /// Runs `spec` in this session (its language and isolation are the session's).
     pub fn run(&mut self, mut spec: RunSpec) -> Result<RunResult, Error> {
         let started = Instant::now();
-        let io = RuntimeManager::io_for(&mut spec);
+        let (io, helpers) = self.manager.io_for(&mut spec);
         if std::mem::take(&mut self.lost) {
             io.log(
                 LogLevel::Warn,
@@ -604,6 +669,7 @@ impl Session {
             isolation: self.isolation,
             duration: started.elapsed(),
             replayed: false,
+            output: helpers.output(),
         })
     }
 

@@ -1,7 +1,7 @@
 //! The worker protocol: JSON lines over a worker process's stdin (commands) and stdout
 //! (messages). See `docs/worker-protocol.md` for the prose version.
 
-use polyrun_engine::{Event, Limits, Outcome, RuntimeInfo};
+use polyrun_engine::{Event, HostCall, Limits, Outcome, RuntimeInfo};
 use serde::{Deserialize, Serialize};
 
 /// Version of this protocol, sent in [`Message::Ready`].
@@ -55,6 +55,15 @@ pub enum Command {
         /// The line without its terminator.
         line: Option<String>,
     },
+    /// The answer to a [`Message::HostCall`].
+    HostReply {
+        /// The run's id.
+        id: String,
+        /// The call's number.
+        call: u64,
+        /// What the helper returns, or the error it raises.
+        reply: HostReply,
+    },
     /// Forgets a session's guest state.
     EndSession {
         /// The session's name.
@@ -62,6 +71,34 @@ pub enum Command {
     },
     /// Finish the current run, then exit.
     Shutdown,
+}
+
+/// The result of a helper call: `{"ok": VALUE}` or `{"error": "MESSAGE"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostReply {
+    /// What the helper returns.
+    Ok(serde_json::Value),
+    /// The message of the error the helper raises in the guest.
+    Error(String),
+}
+
+impl From<Result<serde_json::Value, String>> for HostReply {
+    fn from(r: Result<serde_json::Value, String>) -> Self {
+        match r {
+            Ok(v) => HostReply::Ok(v),
+            Err(e) => HostReply::Error(e),
+        }
+    }
+}
+
+impl From<HostReply> for Result<serde_json::Value, String> {
+    fn from(r: HostReply) -> Self {
+        match r {
+            HostReply::Ok(v) => Ok(v),
+            HostReply::Error(e) => Err(e),
+        }
+    }
 }
 
 /// Capabilities of the worker process itself.
@@ -106,6 +143,16 @@ pub enum Message {
     InputRequest {
         /// The run's id.
         id: String,
+    },
+    /// The guest called one of the `polyrun` helpers; answer with [`Command::HostReply`].
+    /// Calls of one run are numbered from 1 and made one at a time.
+    HostCall {
+        /// The run's id.
+        id: String,
+        /// The call's number.
+        call: u64,
+        /// What the guest asks for.
+        request: HostCall,
     },
     /// A run ended.
     Done {
@@ -157,5 +204,25 @@ mod tests {
             r#"{"type":"input_request","id":"1"}"#
         );
         assert!(serde_json::from_str::<Command>(r#"{"type":"launch"}"#).is_err());
+        let m = Message::HostCall {
+            id: "1".into(),
+            call: 1,
+            request: HostCall::GetVariable { name: "n".into() },
+        };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"type":"host_call","id":"1","call":1,"request":{"op":"get_variable","name":"n"}}"#
+        );
+        let c: Command =
+            serde_json::from_str(r#"{"type":"host_reply","id":"1","call":1,"reply":{"ok":5}}"#)
+                .unwrap();
+        assert_eq!(
+            c,
+            Command::HostReply {
+                id: "1".into(),
+                call: 1,
+                reply: HostReply::Ok(5.into())
+            }
+        );
     }
 }

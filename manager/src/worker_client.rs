@@ -302,6 +302,18 @@ impl Worker {
                             let _ = Self::send(&input, &Command::Input { id, line });
                         });
                     }
+                    Message::HostCall {
+                        id: i,
+                        call,
+                        request,
+                    } if i == id => {
+                        // Answered on a helper thread: a store may take a moment.
+                        let (io, input, id) = (io.clone(), self.input.clone(), id.clone());
+                        std::thread::spawn(move || {
+                            let reply = io.host_call(request).into();
+                            let _ = Self::send(&input, &Command::HostReply { id, call, reply });
+                        });
+                    }
                     Message::Done {
                         id: i,
                         outcome,

@@ -3,12 +3,14 @@
 //! [`serve`] on stdin/stdout.
 
 use crate::alloc;
+use crate::protocol::HostReply;
 use crate::protocol::{
     Command, EXIT_MEMORY_LIMIT, Message, PROTOCOL_VERSION, RunCommand, WorkerCapabilities,
 };
 use lru::LruCache;
 use polyrun_engine::{
-    Error, Event, LoadContext, Outcome, Registry, RunControl, RunIo, RunRequest, Runtime, Stdin,
+    Error, Event, Host, HostCall, LoadContext, Outcome, Registry, RunControl, RunIo, RunRequest,
+    Runtime, Stdin,
 };
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
@@ -43,6 +45,7 @@ struct Current {
     id: Option<String>,
     control: Option<RunControl>,
     input: Option<mpsc::Sender<Option<String>>>,
+    host: Option<mpsc::Sender<(u64, HostReply)>>,
 }
 
 /// stdin for a guest inside a worker: asks the manager for each line.
@@ -68,6 +71,43 @@ impl Stdin for ProtocolStdin {
                 Err(RecvTimeoutError::Timeout) => {
                     if self.control.check().is_some() {
                         return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `polyrun` helpers of a guest inside a worker: every call goes to the manager, which owns
+/// the run's input, output and variables.
+struct ProtocolHost {
+    id: String,
+    out: Out,
+    replies: Mutex<(u64, mpsc::Receiver<(u64, HostReply)>)>,
+    control: RunControl,
+}
+
+impl Host for ProtocolHost {
+    fn call(&self, request: HostCall) -> Result<serde_json::Value, String> {
+        let mut guard = self.replies.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0 += 1;
+        let call = guard.0;
+        send(
+            &self.out,
+            &Message::HostCall {
+                id: self.id.clone(),
+                call,
+                request,
+            },
+        );
+        loop {
+            match guard.1.recv_timeout(Duration::from_millis(20)) {
+                Ok((n, reply)) if n == call => return reply.into(),
+                Ok(_) => {}
+                Err(RecvTimeoutError::Disconnected) => return Err("the manager is gone".into()),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(i) = self.control.check() {
+                        return Err(format!("polyrun: {i:?}"));
                     }
                 }
             }
@@ -172,12 +212,14 @@ impl Executor {
             control.cancel();
         }
         let (input_tx, input_rx) = mpsc::channel();
+        let (host_tx, host_rx) = mpsc::channel();
         {
             let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
             *cur = Current {
                 id: Some(id.clone()),
                 control: Some(control.clone()),
                 input: Some(input_tx),
+                host: Some(host_tx),
             };
         }
 
@@ -211,7 +253,13 @@ impl Executor {
             }),
             control.clone(),
             limits.output_bytes,
-        );
+        )
+        .with_host(Arc::new(ProtocolHost {
+            id: id.clone(),
+            out: self.out.clone(),
+            replies: Mutex::new((0, host_rx)),
+            control: control.clone(),
+        }));
         let request = RunRequest {
             code: cmd.code,
             filename: cmd.filename,
@@ -434,6 +482,14 @@ pub fn serve(
                     && let Some(tx) = &cur.input
                 {
                     let _ = tx.send(line);
+                }
+            }
+            Command::HostReply { id, call, reply } => {
+                let cur = current.lock().unwrap_or_else(|p| p.into_inner());
+                if cur.id.as_deref() == Some(id.as_str())
+                    && let Some(tx) = &cur.host
+                {
+                    let _ = tx.send((call, reply));
                 }
             }
             Command::Shutdown => {

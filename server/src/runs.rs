@@ -882,6 +882,7 @@ fn cancelled_result(run: &Run) -> RunResult {
         isolation: Isolation::Worker,
         duration: Duration::ZERO,
         replayed: false,
+        output: None,
     }
 }
 

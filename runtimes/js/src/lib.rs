@@ -110,6 +110,25 @@ fn prompt(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsVa
     read_line_value(&io)
 }
 
+/// `__polyrun_host(request)`: one helper call as JSON text, answered as JSON text. The prelude
+/// (`prelude.js`) takes it out of the global scope and builds `polyrun` on it.
+fn host(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsValue> {
+    let io = current_io(context)?;
+    io.check().map_err(|_| stop_error())?;
+    let request = args
+        .first()
+        .cloned()
+        .unwrap_or_default()
+        .to_string(context)?
+        .to_std_string_escaped();
+    let reply = io.host_call_json(&request);
+    io.check().map_err(|_| stop_error())?;
+    Ok(JsValue::from(js_string!(reply.as_str())))
+}
+
+/// The prelude that defines `polyrun`.
+const PRELUDE: &str = include_str!("prelude.js");
+
 /// `readline()`: reads a line of stdin, `null` at its end.
 fn readline(_: &JsValue, _: &[JsValue], context: &mut Context) -> JsResult<JsValue> {
     let io = current_io(context)?;
@@ -169,6 +188,15 @@ impl JsRuntime {
             0,
             NativeFunction::from_fn_ptr(readline),
         )?;
+        context.register_global_callable(
+            js_string!("__polyrun_host"),
+            1,
+            NativeFunction::from_fn_ptr(host),
+        )?;
+        context.eval(
+            Source::from_bytes(PRELUDE.as_bytes())
+                .with_path(std::path::Path::new("polyrun-prelude.js")),
+        )?;
         Ok(context)
     }
 
@@ -192,7 +220,8 @@ impl JsRuntime {
     }
 }
 
-/// Parses `    at f (main.js:3:5)` lines of a Boa stack string.
+/// Parses `    at f (main.js:3:5)` lines of a Boa stack string; frames of polyrun's own prelude
+/// are left out.
 fn parse_stack(stack: &str) -> Vec<Frame> {
     stack
         .lines()
@@ -204,6 +233,9 @@ fn parse_stack(stack: &str) -> Vec<Frame> {
             let column = parts.next()?.parse::<u32>().ok();
             let line = parts.next()?.parse::<u32>().ok();
             line?;
+            if parts.next() == Some("polyrun-prelude.js") {
+                return None;
+            }
             Some(Frame {
                 function: Some(name.to_string()).filter(|n| n != "<main>"),
                 line,

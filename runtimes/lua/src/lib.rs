@@ -15,6 +15,7 @@
 //! `coroutine.resume` and `coroutine.close` are wrapped so that a caught limit error is raised
 //! again at once: guest code can never swallow a limit.
 
+mod helpers;
 #[cfg(target_arch = "wasm32")]
 mod wasm_libc;
 
@@ -323,6 +324,8 @@ impl LuaRuntime {
             lua.create_function(|lua, s: mlua::LuaString| write_raw(lua, Stream::Stdout, &s))?,
             lua.create_function(|lua, s: mlua::LuaString| write_raw(lua, Stream::Stderr, &s))?,
         ))?;
+
+        helpers::install(&lua)?;
 
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),

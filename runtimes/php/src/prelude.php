@@ -84,10 +84,18 @@ namespace Polyrun {
             // Frame k runs trace[k]'s function, at the line where frame k-1's call was made.
             $file = $e->getFile();
             $line = $e->getLine();
+            $started = false;
             foreach ($trace as $call) {
                 if (!self::isUser($file) && $file !== null) {
-                    break;
+                    if ($started) {
+                        break;
+                    }
+                    // Raised inside the prelude (a helper): start at the user's call.
+                    $file = $call['file'] ?? null;
+                    $line = $call['line'] ?? 0;
+                    continue;
                 }
+                $started = true;
                 if (($call['function'] ?? '') === 'eval' && !isset($call['class'])) {
                     // The prelude's eval: the user's top level.
                     break;
@@ -147,6 +155,157 @@ namespace Polyrun {
 }
 
 namespace {
+    /**
+     * The polyrun helpers (docs/helpers.md). A call is a line on stderr,
+     * "\x02polyrun-call:{request JSON}\n"; the host answers it before the write returns, and
+     * the answer is the next line of STDIN.
+     */
+    final class polyrun
+    {
+        private const MAX_DEPTH = 128;
+
+        /** `$value` in the shared JSON rules, or a TypeError saying why it cannot be. */
+        private static function plain(mixed $value, int $depth = 0): mixed
+        {
+            if ($depth > self::MAX_DEPTH) {
+                throw new TypeError('cannot convert to JSON: nested more than ' . self::MAX_DEPTH . ' deep (a cycle?)');
+            }
+            if ($value === null || is_bool($value) || is_int($value)) {
+                return $value;
+            }
+            if (is_float($value)) {
+                if (!is_finite($value)) {
+                    throw new TypeError('cannot convert ' . (is_nan($value) ? 'NAN' : ($value > 0 ? 'INF' : '-INF')) . ' to JSON (not a finite number)');
+                }
+                return $value;
+            }
+            if (is_string($value)) {
+                if (!mb_check_encoding($value, 'UTF-8')) {
+                    throw new TypeError('cannot convert a string that is not UTF-8 text to JSON');
+                }
+                return $value;
+            }
+            if (is_array($value)) {
+                $out = [];
+                foreach ($value as $k => $v) {
+                    $out[$k] = self::plain($v, $depth + 1);
+                }
+                return array_is_list($value) ? $out : (object) $out;
+            }
+            if ($value instanceof stdClass) {
+                $out = new stdClass();
+                foreach (get_object_vars($value) as $k => $v) {
+                    $out->$k = self::plain($v, $depth + 1);
+                }
+                return $out;
+            }
+            if ($value instanceof JsonSerializable) {
+                return self::plain($value->jsonSerialize(), $depth + 1);
+            }
+            $what = $value instanceof Closure ? 'a function' : 'a ' . get_debug_type($value);
+            throw new TypeError("cannot convert $what to JSON");
+        }
+
+        /** Decoded JSON as PHP values: objects are arrays, except that `{}` stays an object. */
+        private static function native(mixed $value): mixed
+        {
+            if ($value instanceof stdClass) {
+                $vars = get_object_vars($value);
+                return $vars === [] ? $value : array_map([self::class, 'native'], $vars);
+            }
+            return is_array($value) ? array_map([self::class, 'native'], $value) : $value;
+        }
+
+        private static function call(string $helper, array $request): mixed
+        {
+            try {
+                if (array_key_exists('value', $request)) {
+                    $request['value'] = self::plain($request['value']);
+                }
+            } catch (TypeError $e) {
+                throw new TypeError("polyrun.$helper: " . $e->getMessage());
+            }
+            $text = json_encode($request, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION);
+            fwrite(STDERR, "\x02polyrun-call:" . $text . "\n");
+            $line = fgets(STDIN);
+            $reply = $line === false ? null : json_decode($line, false);
+            if (!$reply instanceof stdClass) {
+                throw new RuntimeException("polyrun.$helper: no answer from the host");
+            }
+            if (property_exists($reply, 'error')) {
+                throw new RuntimeException("polyrun.$helper: " . $reply->error);
+            }
+            return self::native($reply->ok ?? null);
+        }
+
+        private static function name(string $helper, mixed $name): string
+        {
+            if (!is_string($name)) {
+                throw new TypeError("polyrun.$helper: the variable name must be a string");
+            }
+            return $name;
+        }
+
+        /** The step's input data. */
+        public static function input(): mixed
+        {
+            return self::call('input', ['op' => 'input']);
+        }
+
+        /** The run's context: run_id, pipeline, step, trigger, started_at, metadata. */
+        public static function event(): mixed
+        {
+            return self::call('event', ['op' => 'event']);
+        }
+
+        /** Publishes the step's output (the last call wins). */
+        public static function output(mixed $value): void
+        {
+            self::call('output', ['op' => 'output', 'value' => $value]);
+        }
+
+        /** A variable's value, null when unset. */
+        public static function getVariable(mixed $name): mixed
+        {
+            return self::call('getVariable', ['op' => 'get_variable', 'name' => self::name('getVariable', $name)]);
+        }
+
+        /** Sets a variable. */
+        public static function setVariable(mixed $name, mixed $value): void
+        {
+            self::call('setVariable', ['op' => 'set_variable', 'name' => self::name('setVariable', $name), 'value' => $value]);
+        }
+
+        /** Atomically replaces a variable with $f(current); $f may run more than once. */
+        public static function updateVariable(mixed $name, callable $f): mixed
+        {
+            $name = self::name('updateVariable', $name);
+            for (;;) {
+                $r = self::call('updateVariable', ['op' => 'read_variable', 'name' => $name]);
+                $value = $f($r['value']);
+                $swap = ['op' => 'swap_variable', 'name' => $name, 'version' => $r['version'], 'value' => $value];
+                if (self::call('updateVariable', $swap)) {
+                    return $value;
+                }
+            }
+        }
+
+        public static function get_variable(mixed $name): mixed
+        {
+            return self::getVariable($name);
+        }
+
+        public static function set_variable(mixed $name, mixed $value): void
+        {
+            self::setVariable($name, $value);
+        }
+
+        public static function update_variable(mixed $name, callable $f): mixed
+        {
+            return self::updateVariable($name, $f);
+        }
+    }
+
     if (!function_exists('readline')) {
         /** Reads a line of stdin (without its end of line); false at the end of input. */
         function readline(?string $prompt = null): string|false

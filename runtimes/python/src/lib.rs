@@ -245,7 +245,7 @@ impl PythonRuntime {
 }
 
 impl PythonRuntime {
-    /// Puts `_write`, `_readline`, `_sleep` and `_urandom` into the prelude's globals.
+    /// Puts `_host`, `_write`, `_readline`, `_sleep` and `_urandom` into the prelude's globals.
     fn install_host_functions(
         vm: &VirtualMachine,
         dict: &rustpython_vm::builtins::PyDictRef,
@@ -306,7 +306,19 @@ impl PythonRuntime {
                 Ok(buf)
             },
         );
+        let s = slot.clone();
+        let host = vm.new_function(
+            "_host",
+            move |request: PyStrRef, vm: &VirtualMachine| -> PyResult<String> {
+                let io = current(&s, vm)?;
+                io_result(vm, io.check())?;
+                let reply = io.host_call_json(&request.to_string_lossy());
+                io_result(vm, io.check())?;
+                Ok(reply)
+            },
+        );
         for (name, f) in [
+            ("_host", host),
             ("_write", write),
             ("_readline", readline),
             ("_sleep", sleep),

@@ -1,6 +1,6 @@
 # polyrun's Python prelude. It runs once in every new interpreter, before any guest code, in the
 # private module `_polyrun` whose globals already hold the host functions `_write(fd, text)`,
-# `_readline()`, `_sleep(seconds)` and `_urandom(n)`.
+# `_readline()`, `_sleep(seconds)`, `_urandom(n)` and `_host(request)`.
 #
 # It builds the sandbox: there is no native `posix`/`nt`, `_socket`, `_ctypes`, `_signal` or
 # `FileIO` in this interpreter (RustPython is built without its host-environment feature), so
@@ -502,3 +502,92 @@ def _exit_code(exc):
     if isinstance(code, int):
         return [str(code), ""]
     return ["1", str(code)]
+
+
+# ---- the polyrun helpers ----------------------------------------------------------------
+# One host function, `_host(request JSON) -> reply JSON`; the value rules are in docs/helpers.md.
+
+
+def _helpers():
+    import types
+
+    json = None
+
+    def refuse(value):
+        kind = "a function" if callable(value) else "a " + type(value).__name__
+        raise TypeError("cannot convert %s to JSON" % kind)
+
+    def call(helper, request):
+        nonlocal json
+        if json is None:
+            import json
+        try:
+            text = json.dumps(request, allow_nan=False, default=refuse)
+        except (TypeError, ValueError) as e:
+            why = str(e)
+            if "Out of range float" in why:
+                why = "cannot convert %r to JSON (not a finite number)" % _find_float(request)
+            elif "Circular reference" in why:
+                why = "cannot convert a cyclic value to JSON"
+            elif "keys must be" in why:
+                why = "cannot convert a dict with such keys to JSON (keys must be strings)"
+            raise TypeError("polyrun.%s: %s" % (helper, why)) from None
+        reply = json.loads(_host(text))
+        if "error" in reply:
+            raise RuntimeError("polyrun.%s: %s" % (helper, reply["error"]))
+        return reply.get("ok")
+
+    def name(helper, n):
+        if not isinstance(n, str):
+            raise TypeError("polyrun.%s: the variable name must be a string" % helper)
+        return n
+
+    def input():
+        """The step's input data."""
+        return call("input", {"op": "input"})
+
+    def event():
+        """The run's context: run_id, pipeline, step, trigger, started_at, metadata."""
+        return call("event", {"op": "event"})
+
+    def output(value):
+        """Publishes the step's output (the last call wins)."""
+        call("output", {"op": "output", "value": value})
+
+    def get_variable(n):
+        """A variable's value, None when unset."""
+        return call("getVariable", {"op": "get_variable", "name": name("getVariable", n)})
+
+    def set_variable(n, value):
+        """Sets a variable."""
+        call("setVariable", {"op": "set_variable", "name": name("setVariable", n), "value": value})
+
+    def update_variable(n, f):
+        """Atomically replaces a variable with f(current); f may run more than once."""
+        name("updateVariable", n)
+        while True:
+            r = call("updateVariable", {"op": "read_variable", "name": n})
+            new = f(r["value"])
+            request = {"op": "swap_variable", "name": n, "version": r["version"], "value": new}
+            if call("updateVariable", request):
+                return new
+
+    m = types.ModuleType("polyrun", "polyrun's helpers: input, output, variables, event.")
+    for f in (input, event, output, get_variable, set_variable, update_variable):
+        setattr(m, f.__name__, f)
+    m.getVariable, m.setVariable, m.updateVariable = get_variable, set_variable, update_variable
+    return m
+
+
+def _find_float(value):
+    if isinstance(value, float):
+        return value if value != value or value in (float("inf"), float("-inf")) else None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for v in items:
+        found = _find_float(v)
+        if found is not None:
+            return found
+    return None
+
+
+sys.modules["polyrun"] = builtins.polyrun = _helpers()

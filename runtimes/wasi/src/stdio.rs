@@ -11,12 +11,69 @@ use std::task::{Context, Poll};
 use wasmtime_wasi::cli::{IsTerminal, StdinStream, StdoutStream};
 use wasmtime_wasi::p2::{InputStream, OutputStream, Pollable, StreamError, StreamResult};
 
+/// What starts a helper call on the guest's stderr: `\x02polyrun-call:{request JSON}\n`. The
+/// host answers it before the write returns, and the answer (`{reply JSON}\n`) is what the
+/// guest's next reads of stdin return, ahead of any input (docs/helpers.md).
+pub const CALL_MARKER: &[u8] = b"\x02polyrun-call:";
+
 /// Which run an instance's stdio serves right now. Set it before a run, clear it after.
 #[derive(Clone, Default)]
 pub struct IoSlot {
     io: Arc<Mutex<Option<RunIo>>>,
     pending: Arc<Mutex<Vec<u8>>>,
     capture: Arc<Mutex<Option<Capture>>>,
+    calls: Arc<Mutex<Calls>>,
+}
+
+/// Helper calls being read out of stderr, and the replies not yet read by the guest.
+#[derive(Default)]
+struct Calls {
+    /// Stderr bytes held back: a call being written, or what may be the start of a marker.
+    held: Vec<u8>,
+    /// `held` is a call (its marker was seen).
+    open: bool,
+    /// Replies for the guest's stdin.
+    replies: Vec<u8>,
+}
+
+impl Calls {
+    /// Takes the calls out of `bytes` (answering them with `answer`) and returns the rest.
+    fn filter(&mut self, bytes: &[u8], answer: impl Fn(&str) -> String) -> Vec<u8> {
+        let mut data = std::mem::take(&mut self.held);
+        data.extend_from_slice(bytes);
+        let mut pass = Vec::new();
+        let mut rest: &[u8] = &data;
+        loop {
+            if self.open {
+                match rest.iter().position(|&b| b == b'\n') {
+                    Some(nl) => {
+                        let reply = answer(&String::from_utf8_lossy(&rest[..nl]));
+                        self.replies.extend_from_slice(reply.as_bytes());
+                        self.replies.push(b'\n');
+                        self.open = false;
+                        rest = &rest[nl + 1..];
+                    }
+                    None => {
+                        self.held = rest.to_vec();
+                        return pass;
+                    }
+                }
+            } else if let Some(at) = find(rest, CALL_MARKER) {
+                pass.extend_from_slice(&rest[..at]);
+                rest = &rest[at + CALL_MARKER.len()..];
+                self.open = true;
+            } else {
+                // Hold back a tail that may be the start of a marker cut by the write.
+                let keep = (1..CALL_MARKER.len().min(rest.len() + 1))
+                    .rev()
+                    .find(|&n| rest.ends_with(&CALL_MARKER[..n]))
+                    .unwrap_or(0);
+                pass.extend_from_slice(&rest[..rest.len() - keep]);
+                self.held = rest[rest.len() - keep..].to_vec();
+                return pass;
+            }
+        }
+    }
 }
 
 /// A line of stderr that starts with a marker and is kept for the host instead of being
@@ -57,6 +114,7 @@ impl IoSlot {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        *self.calls.lock().unwrap_or_else(|p| p.into_inner()) = Calls::default();
     }
 
     /// The run served now.
@@ -102,6 +160,26 @@ impl IoSlot {
     }
 
     fn write(&self, stream: Stream, bytes: &[u8]) -> Result<(), String> {
+        let filtered;
+        let bytes = if stream == Stream::Stderr {
+            let io = self.get();
+            filtered =
+                self.calls
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .filter(bytes, |request| {
+                        polyrun_engine::helpers::answer_json(
+                            io.as_ref().and_then(|io| io.host()),
+                            request,
+                        )
+                    });
+            if let Some(io) = &io {
+                io.check().map_err(|i| format!("polyrun: {i:?}"))?;
+            }
+            &filtered[..]
+        } else {
+            bytes
+        };
         let mut pass: &[u8] = bytes;
         let mut after: &[u8] = &[];
         if stream == Stream::Stderr {
@@ -142,6 +220,13 @@ impl IoSlot {
 
     /// Up to `size` bytes of stdin, reading a new line when none are pending; empty at the end.
     fn read(&self, size: usize) -> Vec<u8> {
+        {
+            let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+            if !calls.replies.is_empty() {
+                let n = size.min(calls.replies.len());
+                return calls.replies.drain(..n).collect();
+            }
+        }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if pending.is_empty() {
             let Some(io) = self.get() else {
@@ -295,6 +380,22 @@ impl tokio::io::AsyncRead for In {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helper_calls_are_taken_out_of_stderr_and_answered_on_stdin() {
+        let mut c = Calls::default();
+        let echo = |r: &str| format!("<{r}>");
+        assert_eq!(c.filter(b"a\x02polyrun-call:{\"op\"", echo), b"a");
+        assert_eq!(c.filter(b":1}\nb\x02poly", echo), b"b");
+        assert_eq!(c.replies, b"<{\"op\":1}>\n");
+        // A held-back prefix that turns out not to be a marker passes.
+        assert_eq!(c.filter(b"x\n", echo), b"\x02polyx\n");
+        assert_eq!(
+            c.filter(b"\x02polyrun-call:2\n\x02polyrun-call:3\nz", echo),
+            b"z"
+        );
+        assert_eq!(c.replies, b"<{\"op\":1}>\n<2>\n<3>\n");
+    }
 
     #[test]
     fn a_marked_stderr_line_is_kept_and_the_rest_passes() {
