@@ -35,9 +35,17 @@ pub use polyrun_engine::{
     RuntimeInfo, Stdin,
 };
 pub use polyrun_manager as manager;
+pub use polyrun_manager::pipeline::{
+    Pipeline, PipelineEvent, PipelineResult, PipelineStatus, Step, StepResult,
+};
 pub use polyrun_manager::{
     Isolation, ManagerBuilder, RunResult, RunSpec, RuntimeManager, Session, WorkerCommand,
 };
+pub use polyrun_store::SqliteStore;
+
+use polyrun_engine::{MemoryStore, VariableStore};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A registry with every language compiled into this build.
 pub fn registry() -> Registry {
@@ -61,12 +69,47 @@ pub fn register_all(registry: &mut Registry) {
     polyrun_php::register(registry);
 }
 
-/// A manager builder with every compiled-in language and the running executable as the worker
-/// command (`EXE worker` with `POLYRUN_WORKER=1`).
+/// Where [`variable_store`] keeps variables: `POLYRUN_VARIABLES` (a file path, or `memory`),
+/// else `variables.sqlite3` in the cache directory. `None` means in memory.
+pub fn variable_store_path() -> Option<PathBuf> {
+    match std::env::var_os("POLYRUN_VARIABLES").filter(|v| !v.is_empty()) {
+        Some(v) if v == "memory" => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => Some(polyrun_packaging::default_cache_root().join("variables.sqlite3")),
+    }
+}
+
+/// The variable store of the guest helpers (`polyrun.getVariable` and friends): SQLite at
+/// [`variable_store_path`], or in memory.
+pub fn variable_store() -> Result<Arc<dyn VariableStore>, Error> {
+    Ok(match variable_store_path() {
+        None => Arc::new(MemoryStore::new()),
+        Some(path) => {
+            Arc::new(SqliteStore::open(&path).map_err(|e| Error::Internal(e.to_string()))?)
+        }
+    })
+}
+
+/// A manager builder with every compiled-in language, the running executable as the worker
+/// command (`EXE worker` with `POLYRUN_WORKER=1`) and [`variable_store`] for variables.
 pub fn manager_builder() -> Result<ManagerBuilder, Error> {
     Ok(RuntimeManager::builder()
         .registry(registry())
-        .worker_command(WorkerCommand::current_exe()?))
+        .worker_command(WorkerCommand::current_exe()?)
+        .store(variable_store()?))
+}
+
+/// Reads a pipeline definition (YAML, or JSON, which is YAML too) and the files its steps name,
+/// relative to the definition's directory.
+pub fn load_pipeline(path: impl AsRef<Path>) -> Result<Pipeline, Error> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::InvalidRequest(format!("cannot read {}: {e}", path.display())))?;
+    let mut pipeline: Pipeline = serde_yaml_ng::from_str(&text)
+        .map_err(|e| Error::InvalidRequest(format!("{}: {e}", path.display())))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    pipeline.resolve_files(base)?;
+    Ok(pipeline)
 }
 
 /// [`manager_builder`], built with its defaults.

@@ -140,3 +140,47 @@ fn values_round_trip_with_the_same_rules_everywhere() {
         assert_eq!(r.output.as_ref(), Some(&value), "{lang}");
     }
 }
+
+#[test]
+fn pipelines_run_from_the_rust_api_with_mappings_and_stop_on_cancel() {
+    use polyrun::{Pipeline, PipelineStatus, Step};
+    let m = manager(Arc::new(MemoryStore::new()));
+    let mut last = Step::code("ruby", "polyrun.output(polyrun.input.sum)");
+    last.input = Some(json!(["${steps.double.output}", "${input.k}", 1]));
+    let pipeline = Pipeline::new(vec![
+        Step::code("php", "<?php polyrun::output(polyrun::input()['k'] * 2);").named("double"),
+        Step::code("js", "polyrun.output(polyrun.input() + 0.5)"),
+        last,
+    ])
+    .with_input(json!({"k": 20}));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e2 = events.clone();
+    let r = m
+        .run_pipeline(&pipeline, move |e| e2.lock().unwrap().push(e), None)
+        .unwrap();
+    assert_eq!(r.status, PipelineStatus::Succeeded, "{r:?}");
+    assert_eq!(r.output, Some(json!(61)));
+    assert_eq!(r.steps[1].output, Some(json!(40.5)));
+    assert_eq!(
+        events.lock().unwrap().len(),
+        7,
+        "3 × (started, finished) + finished"
+    );
+
+    // Cancelling stops the running step; later steps do not run.
+    let control = polyrun::RunControl::new();
+    let pipeline = Pipeline::new(vec![
+        Step::code("lua", "while true do end"),
+        Step::code("lua", "polyrun.output(1)"),
+    ]);
+    let c2 = control.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        c2.cancel();
+    });
+    let r = m.run_pipeline(&pipeline, |_| {}, Some(control)).unwrap();
+    assert_eq!(r.status, PipelineStatus::Failed);
+    assert_eq!(r.steps.len(), 1);
+    assert_eq!(r.steps[0].outcome, Outcome::Cancelled);
+    assert_eq!(r.failed_step.as_deref(), Some("step-1"));
+}

@@ -26,6 +26,7 @@
 
 pub mod alloc;
 mod instance;
+pub mod pipeline;
 pub mod protocol;
 mod worker_client;
 pub mod worker_server;

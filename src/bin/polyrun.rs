@@ -1,10 +1,14 @@
 //! The `polyrun` command line: `polyrun run FILE`, `polyrun run --lang L -e CODE`,
-//! `polyrun langs`, `polyrun fetch`, `polyrun serve`, `polyrun worker`.
+//! `polyrun pipeline run FLOW.yaml`, `polyrun langs`, `polyrun fetch`, `polyrun serve`,
+//! `polyrun worker`.
 
 // The HTTP server is the `server` feature (default); without it `serve` says so.
 #[cfg_attr(feature = "server", path = "polyrun/serve.rs")]
 #[cfg_attr(not(feature = "server"), path = "polyrun/serve_off.rs")]
 mod serve;
+
+#[path = "polyrun/pipeline.rs"]
+mod pipeline;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use polyrun::{Diagnostic, Error, Event, Isolation, LimitKind, Limits, Outcome, RunSpec, Stdin};
@@ -51,6 +55,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Run multi-language pipelines (`polyrun pipeline run flow.yaml`).
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCmd),
     /// Serve the HTTP API (REST + WebSocket/SSE streaming) and the playground page.
     Serve(serve::ServeArgs),
     /// Serve the worker protocol (JSON lines) on stdin/stdout; used by the manager.
@@ -118,6 +125,18 @@ struct RunArgs {
     /// Print the value of the program's last expression, if any.
     #[arg(short = 'p', long = "print-value")]
     print_value: bool,
+    /// What `polyrun.input()` returns, as JSON.
+    #[arg(long, value_name = "JSON", conflicts_with = "input_file")]
+    input: Option<String>,
+    /// What `polyrun.input()` returns, from a JSON file.
+    #[arg(long, value_name = "FILE")]
+    input_file: Option<PathBuf>,
+    /// The namespace of the program's variables (`polyrun.getVariable`).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Print what the program published with `polyrun.output(value)`, as JSON, at its end.
+    #[arg(long)]
+    print_output: bool,
 }
 
 /// Splits `1.5MiB` into `(1.5, "MiB")`; `what` names the expected kind of value in errors.
@@ -461,6 +480,15 @@ fn run(args: RunArgs) -> u8 {
     if let Some(f) = filename {
         spec = spec.filename(f);
     }
+    match pipeline::read_input(args.input.as_deref(), args.input_file.as_ref()) {
+        Ok(Some(v)) => spec = spec.input(v),
+        Ok(None) => {}
+        Err(e) => return host_error(&e, json),
+    }
+    if let Some(ns) = &args.namespace {
+        spec = spec.namespace(ns.clone());
+    }
+    spec = spec.context(polyrun::engine::RunContext::now("cli"));
     spec = spec
         .limits(limits.clone())
         .isolation(isolation)
@@ -484,16 +512,7 @@ fn run(args: RunArgs) -> u8 {
     alloc::set_ceiling(None, 0);
     progress_view().finish();
 
-    let code = match &result.outcome {
-        Outcome::Completed { .. } => exit::OK,
-        Outcome::Error { .. } => exit::GUEST_ERROR,
-        Outcome::LimitExceeded {
-            limit: LimitKind::Time,
-        } => exit::TIME,
-        Outcome::LimitExceeded { .. } => exit::MEMORY_OR_OUTPUT,
-        Outcome::Cancelled => exit::CANCELLED,
-        Outcome::Crashed { .. } => exit::INTERNAL,
-    };
+    let code = exit_code(&result.outcome);
     if json {
         let mut done = serde_json::to_value(&result).unwrap_or_default();
         done["type"] = "done".into();
@@ -508,6 +527,11 @@ fn run(args: RunArgs) -> u8 {
                 && let Some(text) = value.as_ref().and_then(|v| v.plain())
             {
                 println!("{text}");
+            }
+            if args.print_output
+                && let Some(output) = &result.output
+            {
+                println!("{output}");
             }
         }
         Outcome::Error { diagnostic } => print_diagnostic(diagnostic, &display_name),
@@ -526,6 +550,20 @@ fn run(args: RunArgs) -> u8 {
         Outcome::Crashed { reason } => eprintln!("polyrun: {reason}"),
     }
     code
+}
+
+/// The exit status for an outcome (README: exit statuses).
+fn exit_code(outcome: &Outcome) -> u8 {
+    match outcome {
+        Outcome::Completed { .. } => exit::OK,
+        Outcome::Error { .. } => exit::GUEST_ERROR,
+        Outcome::LimitExceeded {
+            limit: LimitKind::Time,
+        } => exit::TIME,
+        Outcome::LimitExceeded { .. } => exit::MEMORY_OR_OUTPUT,
+        Outcome::Cancelled => exit::CANCELLED,
+        Outcome::Crashed { .. } => exit::INTERNAL,
+    }
 }
 
 fn emit(e: &Event, json: bool) {
@@ -589,6 +627,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(args),
         Cmd::Langs { json } => langs(json),
         Cmd::Fetch { langs, list, json } => fetch(langs, list, json),
+        Cmd::Pipeline(cmd) => pipeline::pipeline(cmd),
         Cmd::Serve(args) => serve::serve(args),
         Cmd::Worker => match polyrun::serve_worker() {
             Ok(()) => exit::OK,
