@@ -27,6 +27,7 @@ impl Server {
             .args(args)
             .env("RUST_LOG", "warn")
             .env_remove("POLYRUN_TOKENS")
+            .env("POLYRUN_VARIABLES", "memory")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {
@@ -845,4 +846,109 @@ async fn load_2000_runs_at_concurrency_32_lose_nothing_and_leave_nothing_behind(
         rss_after < rss_before + 64 * 1024,
         "memory grew from {rss_before} kB to {rss_after} kB"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn helpers_and_pipelines_over_http_keep_each_tokens_variables_apart() {
+    let mut s = Server::start_with_env(
+        &[],
+        &[("POLYRUN_TOKENS", "alice:alice-secret-1,bob:bob-secret-22")],
+    );
+    // A run gets its input and publishes its output; its variables are the token's own.
+    s.token = Some("alice-secret-1".into());
+    let code = "polyrun.setVariable('who', polyrun.input().name); \
+                polyrun.output({ n: polyrun.updateVariable('n', (v) => (v ?? 0) + 1) })";
+    for n in [1, 2] {
+        let (status, _, v) = s
+            .post(
+                "/v1/runs",
+                json!({ "language": "js", "code": code, "input": { "name": "alice" } }),
+            )
+            .await;
+        assert_eq!(status, 201, "{v}");
+        let id = v["id"].as_str().unwrap();
+        let (_, done) = s.get(&format!("/v1/runs/{id}?wait_ms=20000")).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["output"], json!({ "n": n }));
+        let events = s.events(id, 0).await;
+        assert_eq!(events.last().unwrap()["output"], json!({ "n": n }));
+    }
+    // Bob asks for the same namespace name and sees nothing of Alice's.
+    s.token = Some("bob-secret-22".into());
+    let pipeline = json!({
+        "name": "p",
+        "input": 20,
+        "steps": [
+            { "name": "read", "language": "python", "code": "polyrun.output([polyrun.get_variable('who'), polyrun.input()])" },
+            { "name": "add", "language": "lua", "code": "local v = polyrun.input()\npolyrun.output(v.b + 1)",
+              "input": { "b": "${steps.read.output.1}" } },
+        ],
+    });
+    let (status, _, v) = s.post("/v1/pipelines", pipeline.clone()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "succeeded", "{v}");
+    assert_eq!(v["steps"][0]["output"], json!([null, 20]));
+    assert_eq!(v["output"], 21);
+
+    // Streamed: one JSON line per event, `finished` last.
+    let r = s
+        .req(reqwest::Method::POST, "/v1/pipelines?stream=true")
+        .header("content-type", "application/json")
+        .body(pipeline.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> = r
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "step_started",
+            "step_finished",
+            "step_started",
+            "step_finished",
+            "finished"
+        ]
+    );
+    assert_eq!(lines[4]["output"], 21);
+
+    // A failing step stops it with its diagnostic; a step with a file, or a bad definition, is
+    // refused before anything runs.
+    let failing = json!({ "steps": [
+        { "language": "ruby", "code": "x = 1\nraise 'no'" },
+        { "language": "js", "code": "polyrun.output(1)" },
+    ]});
+    let (status, _, v) = s.post("/v1/pipelines", failing).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["failed_step"], "step-1");
+    assert_eq!(v["steps"][0]["outcome"]["diagnostic"]["line"], 2);
+    assert_eq!(v["steps"].as_array().unwrap().len(), 1);
+    let (status, _, v) = s
+        .post(
+            "/v1/pipelines",
+            json!({ "steps": [{ "language": "lua", "file": "/etc/passwd" }] }),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("reads no files"),
+        "{v}"
+    );
+    let (status, _, v) = s.post("/v1/pipelines", json!({ "steps": [] })).await;
+    assert_eq!(status, 400, "{v}");
+    let (status, _, _) = s
+        .post(
+            "/v1/pipelines",
+            json!({ "steps": [{ "language": "cobol", "code": "x" }] }),
+        )
+        .await;
+    assert_eq!(status, 400);
 }

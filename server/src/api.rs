@@ -95,6 +95,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/v1/runs/{id}/stdin", post(send_stdin))
         .route("/v1/runs/{id}/events", get(stream::events))
         .route("/v1/sessions/{id}", delete(end_session))
+        .route("/v1/pipelines", post(crate::pipelines::run_pipeline))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let open = Router::new()

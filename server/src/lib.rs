@@ -20,6 +20,7 @@
 mod api;
 mod auth;
 mod metrics;
+mod pipelines;
 mod runs;
 mod stream;
 

@@ -105,6 +105,9 @@ pub enum RunEvent {
         reason: Option<String>,
         /// Execution time (running → ended), ms.
         duration_ms: u64,
+        /// What the guest published with `polyrun.output(value)`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output: Option<serde_json::Value>,
     },
     /// What the guest and its backend report, as the engine names it (`stdout`, `stderr`,
     /// `display`, `progress`, `log`).
@@ -118,6 +121,20 @@ struct Record<'a> {
     ts_ms: u64,
     #[serde(flatten)]
     event: &'a RunEvent,
+}
+
+/// One of a token's concurrent runs, held by a pipeline until dropped.
+pub struct TokenSlot {
+    state: Arc<State>,
+    who: Principal,
+}
+
+impl Drop for TokenSlot {
+    fn drop(&mut self) {
+        if let Some(n) = lock(&self.state.per_token).get_mut(&self.who) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 /// What a client asked for: the body of `POST /v1/runs`.
@@ -147,6 +164,33 @@ pub struct RunBody {
     /// A repeated key returns the original run instead of running again.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// What `polyrun.input()` returns in the guest.
+    #[serde(default)]
+    pub input: Option<HashedJson>,
+    /// The namespace of the guest's variables (within the token's own: tokens never share
+    /// variables).
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// A JSON value in a request that is fingerprinted for idempotency.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct HashedJson(pub serde_json::Value);
+
+impl std::hash::Hash for HashedJson {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.to_string().hash(state);
+    }
+}
+
+/// The variable namespace a token's request names: the token's own, then the one asked for.
+pub fn token_namespace(who: &Principal, asked: Option<&str>) -> String {
+    format!(
+        "{}/{}",
+        who.0,
+        asked.unwrap_or(polyrun_engine::helpers::DEFAULT_NAMESPACE)
+    )
 }
 
 /// Requested limits (`null` or missing = the server's default).
@@ -201,6 +245,8 @@ struct RunInner {
     started: Option<(SystemTime, Instant)>,
     finished: Option<SystemTime>,
     duration_ms: Option<u64>,
+    /// What the guest published with `polyrun.output`.
+    output: Option<serde_json::Value>,
     /// The `outcome` event is in the log.
     ended: bool,
 }
@@ -348,6 +394,7 @@ impl Run {
             "session": self.session,
             "idempotency_key": self.idempotency_key,
             "outcome": inner.outcome,
+            "output": inner.output,
             "reason": inner.reason,
             "stdout": inner.stdout,
             "stderr": inner.stderr,
@@ -464,6 +511,40 @@ impl State {
     }
 
     /// Runs waiting for a slot, and runs executing.
+    /// Admits a pipeline for `who`: it counts as one of the token's concurrent runs (and
+    /// against its rate) until the returned guard drops.
+    pub fn admit_pipeline(self: &Arc<Self>, who: &Principal) -> Result<TokenSlot, Refused> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(Refused::ShuttingDown);
+        }
+        let mut per_token = lock(&self.per_token);
+        if per_token.get(who).copied().unwrap_or(0) >= self.config.token_concurrency {
+            self.metrics.rejected("token_concurrency");
+            return Err(Refused::TooMany {
+                message: format!(
+                    "this token already has {} runs queued or running (the most it may)",
+                    self.config.token_concurrency
+                ),
+                retry_after: Duration::from_secs(1),
+            });
+        }
+        if let Err(wait) = self.rate.try_start(who, self.config.token_runs_per_minute) {
+            self.metrics.rejected("rate");
+            return Err(Refused::TooMany {
+                message: format!(
+                    "this token may start {} runs a minute",
+                    self.config.token_runs_per_minute
+                ),
+                retry_after: wait.max(Duration::from_secs(1)),
+            });
+        }
+        *per_token.entry(who.clone()).or_default() += 1;
+        Ok(TokenSlot {
+            state: self.clone(),
+            who: who.clone(),
+        })
+    }
+
     pub fn load(&self) -> (usize, usize) {
         (
             self.queued.load(Ordering::SeqCst),
@@ -574,14 +655,21 @@ impl State {
             &self.config.max_limits,
         );
         let (tx, rx) = mpsc::channel();
+        let id = uuid::Uuid::new_v4().to_string();
         let mut spec = RunSpec::new(desc.id, body.code.clone())
             .limits(limits.clone())
-            .isolation(Isolation::Worker);
+            .isolation(Isolation::Worker)
+            .input(body.input.clone().map(|j| j.0).unwrap_or_default())
+            .namespace(token_namespace(who, body.namespace.as_deref()))
+            .context(polyrun_engine::RunContext {
+                run_id: id.clone(),
+                ..polyrun_engine::RunContext::now("http")
+            });
         if let Some(f) = &body.filename {
             spec = spec.filename(f.clone());
         }
         let run = Arc::new(Run {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             owner: who.clone(),
             language: desc.id.to_string(),
             limits,
@@ -606,6 +694,7 @@ impl State {
                 started: None,
                 finished: None,
                 duration_ms: None,
+                output: None,
                 ended: false,
             }),
             cap: self.config.event_log.max(4),
@@ -695,13 +784,14 @@ impl State {
     }
 
     fn finish(&self, run: &Run, result: Result<RunResult, polyrun_engine::Error>) {
-        let (outcome, duration) = match result {
-            Ok(r) => (r.outcome, r.duration),
+        let (outcome, duration, output) = match result {
+            Ok(r) => (r.outcome, r.duration, r.output),
             Err(e) => (
                 Outcome::Crashed {
                     reason: format!("host error: {e}"),
                 },
                 Duration::ZERO,
+                None,
             ),
         };
         let (status, mut reason) = Status::of(&outcome);
@@ -714,6 +804,7 @@ impl State {
             inner.finished = Some(SystemTime::now());
             inner.duration_ms = Some(duration_ms);
             inner.reason = reason.clone();
+            inner.output = output.clone();
         }
         *lock(&run.stdin_tx) = None;
         run.push(RunEvent::Status {
@@ -725,6 +816,7 @@ impl State {
             outcome,
             reason: reason.clone(),
             duration_ms,
+            output,
         });
         let latency = run.created_at.elapsed();
         self.metrics.finished(&run.language, status, latency);
