@@ -46,7 +46,8 @@ export function outcomeOf(status, report) {
  * @param {WebAssembly.Module} module
  * @param {string} prelude the text of prelude.php
  * @param {{ code: string, filename?: string, limits: { memory_bytes?: number } }} request
- * @param {{ emit: (event: object) => void, readLine: () => (string|undefined) }} io
+ * @param {{ emit: (event: object) => void, readLine: () => (string|undefined),
+ *           hostCall: (request: string) => string }} io
  */
 export function runPhp(module, prelude, request, io) {
   const { code, mode } = source(request.code);
@@ -86,6 +87,7 @@ export function runPhp(module, prelude, request, io) {
     stdout: (bytes) => io.emit({ type: 'stdout', text: decoder.out.decode(bytes, { stream: true }) }),
     stderr,
     readLine: io.readLine,
+    hostCall: io.hostCall,
   });
   const instance = new WebAssembly.Instance(module, wasi.imports());
   let status;

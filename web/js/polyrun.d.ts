@@ -27,13 +27,17 @@ export interface Diagnostic {
   frames: Frame[];
 }
 
-/** How a run ended. */
-export type Outcome =
+/** A JSON value, as the `polyrun` helpers exchange them. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** How a run ended; `output` is what the program published with `polyrun.output(value)`. */
+export type Outcome = (
   | { status: 'completed'; value: Record<string, string> | null }
   | { status: 'error'; diagnostic: Diagnostic }
   | { status: 'limit_exceeded'; limit: 'time' | 'memory' | 'output' }
   | { status: 'cancelled' }
-  | { status: 'crashed'; reason: string };
+  | { status: 'crashed'; reason: string }
+) & { output?: Json };
 
 /** What a run reports while it runs. */
 export type RunEvent =
@@ -57,6 +61,12 @@ export interface RunOptions {
   filename?: string;
   /** Runs of one session share guest state. */
   session?: string;
+  /** What `polyrun.input()` returns. */
+  input?: Json;
+  /** The namespace of the program's variables (default `default`). */
+  namespace?: string;
+  /** `polyrun.event().metadata`. */
+  metadata?: { [key: string]: Json };
   onEvent?: (event: RunEvent) => void;
 }
 
@@ -67,6 +77,8 @@ export interface LoadOptions {
   onProgress?: (event: RunEvent) => void;
   /** Register the stdin service worker on pages that are not cross-origin isolated (default true). */
   serviceWorker?: boolean;
+  /** Keep the helpers' variables in localStorage (default: in memory, for this object's life). */
+  persistVariables?: boolean;
 }
 
 /** How long a run may overrun its time limit before its worker is terminated. */
@@ -80,4 +92,6 @@ export class Polyrun {
   cancel(): void;
   provideInput(line: string | null): void;
   endSession(name: string): void;
+  /** The helpers' variables of a namespace (default `default`), as `{ name: value }`. */
+  variables(namespace?: string): { [name: string]: Json };
 }

@@ -6,9 +6,15 @@
 //   pr.languages();                       // [{ language, name, aliases, extensions, ... }]
 //   const outcome = await pr.run('js', code, { stdin, timeoutMs, onEvent });
 //   pr.cancel();                          // ends the current run (outcome: cancelled)
+//   await pr.run('py', code, { input: { n: 1 }, namespace: 'demo' }); // the polyrun helpers:
+//   outcome.output                        // what polyrun.output(value) published
+//   pr.variables('demo')                  // { name: value } kept by the page (docs/helpers.md)
 //
 // Outcomes are the engine's: { status: 'completed', value } | { status: 'error', diagnostic }
 // | { status: 'limit_exceeded', limit } | { status: 'cancelled' } | { status: 'crashed', reason }.
+
+/** Where `persistVariables` keeps the helpers' variables. */
+const VARIABLES_KEY = 'polyrun.variables';
 
 /** How long a run may overrun its time limit before its worker is terminated. */
 export const GRACE_MS = 250;
@@ -16,7 +22,9 @@ export const GRACE_MS = 250;
 export class Polyrun {
   /**
    * Loads polyrun: starts its worker and waits until the engine is ready.
-   * @param {{ baseUrl?: string, onProgress?: (event: object) => void }} [options]
+   * @param {{ baseUrl?: string, onProgress?: (event: object) => void,
+   *           persistVariables?: boolean }} [options] `persistVariables`: keep the helpers'
+   *           variables in localStorage (else they live as long as this object).
    */
   static async load(options = {}) {
     const pr = new Polyrun(options);
@@ -38,8 +46,18 @@ export class Polyrun {
   #sw = null; // the stdin service worker controlling this page, when there is one
   #stdinKey = null; // the pending service-worker stdin request
   #onProgress;
+  #variables = {}; // namespace → { name: { value, version } }
+  #persist = false;
 
-  constructor({ baseUrl, onProgress } = {}) {
+  constructor({ baseUrl, onProgress, persistVariables } = {}) {
+    this.#persist = Boolean(persistVariables) && typeof localStorage !== 'undefined';
+    if (this.#persist) {
+      try {
+        this.#variables = JSON.parse(localStorage.getItem(VARIABLES_KEY) ?? '{}') ?? {};
+      } catch {
+        this.#variables = {};
+      }
+    }
     this.#baseUrl = new URL(baseUrl ?? '.', baseUrl ? location.href : import.meta.url).href;
     if (!this.#baseUrl.endsWith('/')) this.#baseUrl += '/';
     this.#onProgress = onProgress ?? (() => {});
@@ -59,6 +77,12 @@ export class Polyrun {
     return this.#sw ? 'service-worker' : 'buffered';
   }
 
+  /** The helpers' variables of `namespace` (default `default`), as `{ name: value }`. */
+  variables(namespace = 'default') {
+    const vars = this.#variables[namespace] ?? {};
+    return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v.value]));
+  }
+
   /** The languages of the bundle. */
   languages() {
     return this.#languages.map((l) => ({ ...l }));
@@ -70,7 +94,10 @@ export class Polyrun {
    * @param {string} code
    * @param {{ stdin?: string, interactive?: boolean, timeoutMs?: number, memoryBytes?: number,
    *           maxOutputBytes?: number, filename?: string, session?: string,
-   *           onEvent?: (event: object) => void }} [options]
+   *           input?: any, namespace?: string, metadata?: object,
+   *           onEvent?: (event: object) => void }} [options] `input` is what
+   *           `polyrun.input()` returns; the outcome carries `output` when the program
+   *           published one with `polyrun.output(value)`.
    */
   run(language, code, options = {}) {
     const go = () => this.#run(language, code, options);
@@ -131,10 +158,23 @@ export class Polyrun {
         recursion_depth: 1000,
       },
     };
+    const namespace = options.namespace ?? 'default';
+    const helpers = {
+      input: options.input ?? null,
+      context: {
+        run_id: `run-${Date.now().toString(16)}-${Math.random().toString(16).slice(2, 10)}`,
+        pipeline: null,
+        step: null,
+        trigger: 'browser',
+        started_at: new Date().toISOString(),
+        metadata: options.metadata ?? {},
+      },
+      variables: this.#variables[namespace] ?? {},
+    };
     return new Promise((resolve) => {
       const id = this.#nextId++;
       const onEvent = options.onEvent ?? (() => {});
-      this.#current = { id, resolve, onEvent, timer: null };
+      this.#current = { id, resolve, onEvent, timer: null, namespace };
       if (timeoutMs > 0) {
         // The hard stop: the engine could not stop the guest in time.
         this.#current.timer = setTimeout(
@@ -148,6 +188,7 @@ export class Polyrun {
         request,
         stdin: options.stdin ?? null,
         interactive: Boolean(options.interactive) && this.stdinMechanism !== 'buffered',
+        helpers,
       });
     });
   }
@@ -204,6 +245,17 @@ export class Polyrun {
           if (this.#current?.id === m.id) this.#current.onEvent({ type: 'stdin_request' });
         } else if (m.type === 'done') {
           if (this.#current?.id !== m.id) return;
+          if (m.variables) {
+            this.#variables[this.#current.namespace] = m.variables;
+            if (this.#persist) {
+              try {
+                localStorage.setItem(VARIABLES_KEY, JSON.stringify(this.#variables));
+              } catch {
+                // Storage full or denied: the variables stay in memory.
+              }
+            }
+          }
+          if (m.output !== undefined && m.outcome) m.outcome = { ...m.outcome, output: m.output };
           if (m.fatal) {
             this.#abort(m.outcome);
           } else if (m.error) {

@@ -25,6 +25,7 @@ export class RubyVm {
       stdout: (b) => this.io.emit({ type: 'stdout', text: decoder.out.decode(b, { stream: true }) }),
       stderr: (b) => this.io.emit({ type: 'stderr', text: decoder.err.decode(b, { stream: true }) }),
       readLine: () => this.io.readLine(),
+      hostCall: (request) => this.io.hostCall(request),
     });
     const abi = {
       canonical_abi: {

@@ -13,14 +13,84 @@ export class WasiExit extends Error {
   }
 }
 
+/** What starts a helper call on stderr (as runtimes/wasi's CALL_MARKER): the call is the rest
+ * of the line, and its answer is what the guest reads next from stdin (docs/helpers.md). */
+const CALL_MARKER = new TextEncoder().encode('\x02polyrun-call:');
+
+function concat(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function indexOf(hay, needle, from = 0) {
+  outer: for (let i = from; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** Takes helper calls out of stderr bytes, answers them with `answer(request text)`. */
+export class CallFrames {
+  constructor(answer) {
+    this.answer = answer;
+    this.held = new Uint8Array(0);
+    this.open = false;
+    this.replies = new Uint8Array(0);
+  }
+
+  /** The bytes of `bytes` that are not calls (some may be held back until the next write). */
+  filter(bytes) {
+    let rest = concat(this.held, bytes);
+    let pass = new Uint8Array(0);
+    for (;;) {
+      if (this.open) {
+        const nl = rest.indexOf(10);
+        if (nl < 0) {
+          this.held = rest;
+          return pass;
+        }
+        const reply = this.answer(new TextDecoder().decode(rest.subarray(0, nl)));
+        this.replies = concat(this.replies, new TextEncoder().encode(`${reply}\n`));
+        this.open = false;
+        rest = rest.subarray(nl + 1);
+        continue;
+      }
+      const at = indexOf(rest, CALL_MARKER);
+      if (at >= 0) {
+        pass = concat(pass, rest.subarray(0, at));
+        rest = rest.subarray(at + CALL_MARKER.length);
+        this.open = true;
+        continue;
+      }
+      // Hold back a tail that may be the start of a marker cut by the write.
+      let keep = Math.min(CALL_MARKER.length - 1, rest.length);
+      while (keep > 0 && indexOf(rest.subarray(rest.length - keep), CALL_MARKER.subarray(0, keep)) !== 0) keep--;
+      pass = concat(pass, rest.subarray(0, rest.length - keep));
+      this.held = rest.slice(rest.length - keep);
+      return pass;
+    }
+  }
+}
+
 export class Wasi {
   /**
    * @param {{ args: string[], stdout: (bytes: Uint8Array) => void,
-   *           stderr: (bytes: Uint8Array) => void, readLine: () => (string | undefined) }} io
+   *           stderr: (bytes: Uint8Array) => void, readLine: () => (string | undefined),
+   *           hostCall?: (request: string) => string }} io
    */
-  constructor({ args, stdout, stderr, readLine }) {
+  constructor({ args, stdout, stderr, readLine, hostCall }) {
     this.args = args.map((a) => new TextEncoder().encode(`${a}\0`));
-    this.out = { 1: stdout, 2: stderr };
+    this.calls = new CallFrames(hostCall ?? (() => '{"error":"the polyrun helpers are not available in this run"}'));
+    this.out = {
+      1: stdout,
+      2: (bytes) => {
+        const pass = this.calls.filter(bytes);
+        if (pass.length > 0) stderr(pass);
+      },
+    };
     this.readLine = readLine;
     this.pending = new Uint8Array(0);
     this.stdinDone = false;
@@ -105,6 +175,20 @@ export class Wasi {
       },
       fd_read: (fd, iovs, n, read) => {
         if (fd !== 0) return ERRNO.BADF;
+        if (this.calls.replies.length > 0) {
+          // A helper's answer comes before any input.
+          let total = 0;
+          for (let i = 0; i < n && this.calls.replies.length > 0; i++) {
+            const ptr = this.view().getUint32(iovs + i * 8, true);
+            const len = this.view().getUint32(iovs + i * 8 + 4, true);
+            const take = Math.min(len, this.calls.replies.length);
+            this.bytes().set(this.calls.replies.subarray(0, take), ptr);
+            this.calls.replies = this.calls.replies.slice(take);
+            total += take;
+          }
+          this.view().setUint32(read, total, true);
+          return ERRNO.SUCCESS;
+        }
         if (this.pending.length === 0 && !this.stdinDone) {
           const line = this.readLine();
           if (line === undefined || line === null) this.stdinDone = true;

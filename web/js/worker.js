@@ -3,6 +3,7 @@
 import init, { Engine } from './pkg/polyrun_web.js';
 import { runPhp } from './php.js';
 import { RubyVm } from './ruby.js';
+import { RunHelpers } from './helpers.js';
 
 let engine = null;
 let runId = 0;
@@ -16,6 +17,10 @@ let wasiLanguages = [];
 // Languages in a second polyrun-web bundle (Python), loaded on their first run:
 // { info, js, wasm, size, engine (once loaded) }.
 let lazyModules = [];
+
+// The `polyrun` helpers of the current run (input, output, variables, event).
+let helpers = new RunHelpers();
+globalThis.polyrunHostCall = (json) => helpers.answer(json);
 
 globalThis.polyrunEmit = (json) => {
   postMessage({ type: 'event', id: runId, event: JSON.parse(json) });
@@ -58,6 +63,7 @@ onmessage = async (e) => {
     runId = m.id;
     stdinLines = m.stdin === undefined || m.stdin === null ? [] : splitLines(m.stdin);
     stdinOpen = Boolean(m.interactive);
+    helpers = new RunHelpers(m.helpers ?? {});
     const wasi = find(wasiLanguages, m.request.language);
     const lazy = find(lazyModules, m.request.language);
     let reply;
@@ -81,7 +87,8 @@ onmessage = async (e) => {
         reply = trapped(m.request.language, e);
       }
     }
-    postMessage({ type: 'done', id: m.id, ...reply });
+    const result = { output: helpers.output, variables: helpers.changed ? helpers.variables : undefined };
+    postMessage({ type: 'done', id: m.id, ...reply, ...result });
   } else if (m.type === 'end-session') {
     engine.end_session(m.name);
     for (const l of lazyModules) l.engine?.end_session(m.name);
@@ -125,7 +132,7 @@ async function runWasi(artifact, request) {
     artifact.module = await WebAssembly.compileStreaming(fetch(new URL(artifact.file, base)));
     artifact.prelude = await fetch(new URL(artifact.prelude_file, base)).then((r) => r.text());
   }
-  const io = { emit, readLine: globalThis.polyrunReadLine };
+  const io = { emit, readLine: globalThis.polyrunReadLine, hostCall: globalThis.polyrunHostCall };
   if (artifact.info.language === 'php') return runPhp(artifact.module, artifact.prelude, request, io);
   // Ruby: a VM per session, a fresh one for a run without a session.
   let vm = request.session ? rubySessions.get(request.session) : null;

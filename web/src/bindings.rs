@@ -2,7 +2,8 @@
 
 use crate::{Request, languages_json, registry};
 use polyrun_engine::{
-    Error, Event, LoadContext, Outcome, Registry, RunControl, RunIo, RunRequest, Runtime, Stdin,
+    Error, Event, Host, HostCall, LoadContext, Outcome, Registry, RunControl, RunIo, RunRequest,
+    Runtime, Stdin,
 };
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
@@ -15,9 +16,24 @@ extern "C" {
     /// The next line of stdin, without its end of line; `undefined` at the end of input.
     #[wasm_bindgen(js_namespace = globalThis, js_name = polyrunReadLine)]
     fn read_line() -> Option<String>;
+    /// Answers a `polyrun` helper call (JSON text) with a reply (JSON text): the worker's
+    /// `RunHelpers` (web/js/helpers.js).
+    #[wasm_bindgen(js_namespace = globalThis, js_name = polyrunHostCall)]
+    fn host_call(request: &str) -> String;
     /// Where a panic's message goes before the module traps (the worker reports it).
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(message: &str);
+}
+
+/// The helpers of a run in the browser: answered by the worker (one place for every bundle and
+/// the WASI languages).
+struct WorkerHost;
+
+impl Host for WorkerHost {
+    fn call(&self, call: HostCall) -> Result<serde_json::Value, String> {
+        let request = serde_json::to_string(&call).map_err(|e| e.to_string())?;
+        polyrun_engine::helpers::parse_reply(&host_call(&request))
+    }
 }
 
 struct HostStdin;
@@ -107,7 +123,8 @@ impl Engine {
             Box::new(HostStdin),
             RunControl::new(),
             run.limits.output_bytes,
-        );
+        )
+        .with_host(std::sync::Arc::new(WorkerHost));
         let outcome = instance.run(&run, &io);
         if req.session.is_none() {
             // The next run without a session starts clean.

@@ -327,7 +327,9 @@ await test(`stdin asks the page for each line (${mechanism})`, async () => {
   await page.waitForFunction(() => document.body.dataset.state === 'completed');
   const out = await outputOf(page);
   assert.equal(out, 'first? ada\nsecond? lovelace\nada+lovelace\n');
-  // What the terminal shows is the same text.
+  // What the terminal shows is the same text (xterm.js renders on its next animation frame).
+  await page.waitForFunction(() => [...document.querySelectorAll('#output .xterm-rows > div')]
+    .some((r) => r.textContent.includes('ada+lovelace')), null, { timeout: 5000 }).catch(() => {});
   const screen = await page.$$eval('#output .xterm-rows > div', (rows) => rows.map((r) => r.textContent.trimEnd()).join('\n'));
   assert.ok(screen.startsWith('first? ada\nsecond? lovelace\nada+lovelace'), JSON.stringify(screen));
   // The other languages read the typed lines too.
@@ -533,6 +535,53 @@ await test('run on the server: polyrun serve streams into the terminal, with std
   } finally {
     child.kill('SIGTERM');
   }
+});
+
+await test('the polyrun helpers: the same check script gives the same output in all five languages', async () => {
+  const dir = new URL('../../examples/helpers/', import.meta.url);
+  const scripts = Object.fromEntries(['js', 'lua', 'py', 'rb', 'php']
+    .map((ext) => [ext, fs.readFileSync(new URL(`check.${ext}`, dir), 'utf8')]));
+  const { page, errors, server } = await open();
+  const results = await page.evaluate(async (scripts) => {
+    const { Polyrun } = await import('./polyrun.js');
+    const pr = await Polyrun.load({ baseUrl: new URL('.', location.href).href, persistVariables: true });
+    const out = {};
+    for (const [ext, code] of Object.entries(scripts)) {
+      let stdout = '';
+      const run = () => pr.run(ext, code, {
+        filename: `check.${ext}`,
+        timeoutMs: 30000,
+        namespace: `check-${ext}`,
+        input: { name: 'Ada', numbers: [1, 2, 3.5], flags: { ok: true } },
+        onEvent: (e) => { if (e.type === 'stdout' || e.type === 'stderr') stdout += e.text; },
+      });
+      const first = await run();
+      const second = await run();
+      out[ext] = { first, second, stdout, vars: pr.variables(`check-${ext}`) };
+    }
+    // A fresh Polyrun on this page reads the variables back from localStorage.
+    const again = await Polyrun.load({ baseUrl: new URL('.', location.href).href, persistVariables: true });
+    const counter = await again.run('lua', 'polyrun.output(polyrun.getVariable("runs"))', { namespace: 'check-lua' });
+    return { out, counter };
+  }, scripts);
+  for (const [ext, r] of Object.entries(results.out)) {
+    assert.equal(r.first.status, 'completed', `${ext}: ${JSON.stringify(r.first)}`);
+    const { step, trigger, ...rest } = r.first.output;
+    assert.deepEqual(rest, {
+      greeting: 'hello Ada', total: 6.5, doubled: [2, 4, 7], runs: 1, flags: { ok: true },
+      has_run_id: true, missing_is_null: true, refused: true,
+    }, ext);
+    assert.equal(trigger, 'browser', ext);
+    // Not a pipeline step: null (Lua has no null in a table: the key is absent).
+    assert.equal(step ?? null, null, ext);
+    assert.equal(r.second.output.runs, 2, ext);
+    assert.equal(r.stdout, 'checked hello Ada\n'.repeat(2), ext);
+    assert.deepEqual(r.vars, { greeting: 'hello Ada', runs: 2 }, ext);
+  }
+  assert.equal(results.counter.output, 2);
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
 });
 
 await browser.close();

@@ -509,8 +509,6 @@ def _exit_code(exc):
 
 
 def _helpers():
-    import types
-
     json = None
 
     def refuse(value):
@@ -572,7 +570,7 @@ def _helpers():
             if call("updateVariable", request):
                 return new
 
-    m = types.ModuleType("polyrun", "polyrun's helpers: input, output, variables, event.")
+    m = type(sys)("polyrun", "polyrun's helpers: input, output, variables, event.")
     for f in (input, event, output, get_variable, set_variable, update_variable):
         setattr(m, f.__name__, f)
     m.getVariable, m.setVariable, m.updateVariable = get_variable, set_variable, update_variable
