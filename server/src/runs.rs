@@ -511,13 +511,12 @@ impl State {
     }
 
     /// Runs waiting for a slot, and runs executing.
-    /// Admits a pipeline for `who`: it counts as one of the token's concurrent runs (and
-    /// against its rate) until the returned guard drops.
-    pub fn admit_pipeline(self: &Arc<Self>, who: &Principal) -> Result<TokenSlot, Refused> {
-        if self.shutting_down.load(Ordering::SeqCst) {
-            return Err(Refused::ShuttingDown);
-        }
-        let mut per_token = lock(&self.per_token);
+    /// Refuses when `who` already has as many runs in flight as a token may.
+    fn check_token_concurrency(
+        &self,
+        who: &Principal,
+        per_token: &HashMap<Principal, usize>,
+    ) -> Result<(), Refused> {
         if per_token.get(who).copied().unwrap_or(0) >= self.config.token_concurrency {
             self.metrics.rejected("token_concurrency");
             return Err(Refused::TooMany {
@@ -528,16 +527,34 @@ impl State {
                 retry_after: Duration::from_secs(1),
             });
         }
-        if let Err(wait) = self.rate.try_start(who, self.config.token_runs_per_minute) {
-            self.metrics.rejected("rate");
-            return Err(Refused::TooMany {
-                message: format!(
-                    "this token may start {} runs a minute",
-                    self.config.token_runs_per_minute
-                ),
-                retry_after: wait.max(Duration::from_secs(1)),
-            });
+        Ok(())
+    }
+
+    /// Counts a start against `who`'s rate, or refuses it.
+    fn start_within_rate(&self, who: &Principal) -> Result<(), Refused> {
+        self.rate
+            .try_start(who, self.config.token_runs_per_minute)
+            .map_err(|wait| {
+                self.metrics.rejected("rate");
+                Refused::TooMany {
+                    message: format!(
+                        "this token may start {} runs a minute",
+                        self.config.token_runs_per_minute
+                    ),
+                    retry_after: wait.max(Duration::from_secs(1)),
+                }
+            })
+    }
+
+    /// Admits a pipeline for `who`: it counts as one of the token's concurrent runs (and
+    /// against its rate) until the returned guard drops.
+    pub fn admit_pipeline(self: &Arc<Self>, who: &Principal) -> Result<TokenSlot, Refused> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(Refused::ShuttingDown);
         }
+        let mut per_token = lock(&self.per_token);
+        self.check_token_concurrency(who, &per_token)?;
+        self.start_within_rate(who)?;
         *per_token.entry(who.clone()).or_default() += 1;
         Ok(TokenSlot {
             state: self.clone(),
@@ -595,19 +612,7 @@ impl State {
             }
             return Ok((run, false));
         }
-        {
-            let per_token = lock(&self.per_token);
-            if per_token.get(who).copied().unwrap_or(0) >= self.config.token_concurrency {
-                self.metrics.rejected("token_concurrency");
-                return Err(Refused::TooMany {
-                    message: format!(
-                        "this token already has {} runs queued or running (the most it may)",
-                        self.config.token_concurrency
-                    ),
-                    retry_after: Duration::from_secs(1),
-                });
-            }
-        }
+        self.check_token_concurrency(who, &lock(&self.per_token))?;
         let capacity = self.config.max_running + self.config.max_queued;
         if self
             .pending
@@ -636,16 +641,9 @@ impl State {
             },
         };
         // Only submissions that would be accepted count against the rate.
-        if let Err(wait) = self.rate.try_start(who, self.config.token_runs_per_minute) {
+        if let Err(refused) = self.start_within_rate(who) {
             self.pending.fetch_sub(1, Ordering::SeqCst);
-            self.metrics.rejected("rate");
-            return Err(Refused::TooMany {
-                message: format!(
-                    "this token may start {} runs a minute",
-                    self.config.token_runs_per_minute
-                ),
-                retry_after: wait.max(Duration::from_secs(1)),
-            });
+            return Err(refused);
         }
         *lock(&self.per_token).entry(who.clone()).or_default() += 1;
 

@@ -125,12 +125,8 @@ struct RunArgs {
     /// Print the value of the program's last expression, if any.
     #[arg(short = 'p', long = "print-value")]
     print_value: bool,
-    /// What `polyrun.input()` returns, as JSON.
-    #[arg(long, value_name = "JSON", conflicts_with = "input_file")]
-    input: Option<String>,
-    /// What `polyrun.input()` returns, from a JSON file.
-    #[arg(long, value_name = "FILE")]
-    input_file: Option<PathBuf>,
+    #[command(flatten)]
+    input: pipeline::InputArgs,
     /// The namespace of the program's variables (`polyrun.getVariable`).
     #[arg(long)]
     namespace: Option<String>,
@@ -480,7 +476,7 @@ fn run(args: RunArgs) -> u8 {
     if let Some(f) = filename {
         spec = spec.filename(f);
     }
-    match pipeline::read_input(args.input.as_deref(), args.input_file.as_ref()) {
+    match args.input.read() {
         Ok(Some(v)) => spec = spec.input(v),
         Ok(None) => {}
         Err(e) => return host_error(&e, json),

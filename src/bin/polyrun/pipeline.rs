@@ -17,12 +17,9 @@ pub enum PipelineCmd {
 pub struct RunArgs {
     /// The pipeline file (YAML or JSON).
     file: PathBuf,
-    /// The first step's input, as JSON (replaces the file's `input`).
-    #[arg(long, value_name = "JSON", conflicts_with = "input_file")]
-    input: Option<String>,
-    /// The first step's input, from a JSON file.
-    #[arg(long, value_name = "FILE")]
-    input_file: Option<PathBuf>,
+    /// The first step's input (replaces the file's `input`).
+    #[command(flatten)]
+    input: InputArgs,
     /// The namespace of the steps' variables (replaces the file's `namespace`).
     #[arg(long)]
     namespace: Option<String>,
@@ -31,8 +28,26 @@ pub struct RunArgs {
     json: bool,
 }
 
+/// `--input JSON` / `--input-file FILE`: what `polyrun.input()` returns.
+#[derive(clap::Args, Debug)]
+pub struct InputArgs {
+    /// What `polyrun.input()` returns, as JSON.
+    #[arg(long, value_name = "JSON", conflicts_with = "input_file")]
+    input: Option<String>,
+    /// What `polyrun.input()` returns, from a JSON file.
+    #[arg(long, value_name = "FILE")]
+    input_file: Option<PathBuf>,
+}
+
+impl InputArgs {
+    /// The input, if one was given.
+    pub fn read(&self) -> Result<Option<serde_json::Value>, polyrun::Error> {
+        read_input(self.input.as_deref(), self.input_file.as_ref())
+    }
+}
+
 /// Reads `--input` / `--input-file` as JSON.
-pub fn read_input(
+fn read_input(
     inline: Option<&str>,
     file: Option<&PathBuf>,
 ) -> Result<Option<serde_json::Value>, polyrun::Error> {
@@ -63,7 +78,7 @@ pub fn pipeline(cmd: PipelineCmd) -> u8 {
         Ok(p) => p,
         Err(e) => return host_error(&e, json),
     };
-    match read_input(args.input.as_deref(), args.input_file.as_ref()) {
+    match args.input.read() {
         Ok(Some(v)) => pipeline.input = v,
         Ok(None) => {}
         Err(e) => return host_error(&e, json),
