@@ -6,7 +6,8 @@
 //! One table, `variables(namespace, name, value JSON, version, updated_ms)`. Every write is one
 //! SQL statement, so it is atomic; [`VariableStore::compare_and_set`] is an `UPDATE … WHERE
 //! version = ?`, which is what makes `polyrun.updateVariable` atomic across threads and
-//! processes sharing the file (WAL mode; writers wait up to 10 s for each other).
+//! processes sharing the file (WAL mode, `synchronous = NORMAL`: no fsync per write; writers
+//! wait up to 10 s for each other).
 
 use polyrun_engine::{StoreError, VariableStore, Versioned};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -55,6 +56,11 @@ impl SqliteStore {
         let at = |e: rusqlite::Error| StoreError(format!("{}: {e}", path.display()));
         conn.busy_timeout(BUSY_TIMEOUT).map_err(at)?;
         conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(at)?;
+        // In WAL mode, NORMAL syncs at checkpoints, not at every commit: a write survives the
+        // process dying at any moment (what a run that is killed needs) and costs no fsync; the
+        // last writes before a power loss may be lost.
+        conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(at)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS variables (
