@@ -41,7 +41,7 @@ pub use polyrun_manager::pipeline::{
 pub use polyrun_manager::{
     Isolation, ManagerBuilder, RunResult, RunSpec, RuntimeManager, Session, WorkerCommand,
 };
-pub use polyrun_store::SqliteStore;
+pub use polyrun_store::{LazySqliteStore, SqliteStore};
 
 use polyrun_engine::{MemoryStore, VariableStore};
 use std::path::{Path, PathBuf};
@@ -80,14 +80,13 @@ pub fn variable_store_path() -> Option<PathBuf> {
 }
 
 /// The variable store of the guest helpers (`polyrun.getVariable` and friends): SQLite at
-/// [`variable_store_path`], or in memory.
-pub fn variable_store() -> Result<Arc<dyn VariableStore>, Error> {
-    Ok(match variable_store_path() {
+/// [`variable_store_path`], opened on first use (a store that cannot be opened is an error in
+/// the guest's helper call, not in the run), or in memory.
+pub fn variable_store() -> Arc<dyn VariableStore> {
+    match variable_store_path() {
         None => Arc::new(MemoryStore::new()),
-        Some(path) => {
-            Arc::new(SqliteStore::open(&path).map_err(|e| Error::Internal(e.to_string()))?)
-        }
-    })
+        Some(path) => Arc::new(SqliteStore::lazy(path)),
+    }
 }
 
 /// A manager builder with every compiled-in language, the running executable as the worker
@@ -96,7 +95,7 @@ pub fn manager_builder() -> Result<ManagerBuilder, Error> {
     Ok(RuntimeManager::builder()
         .registry(registry())
         .worker_command(WorkerCommand::current_exe()?)
-        .store(variable_store()?))
+        .store(variable_store()))
 }
 
 /// Reads a pipeline definition (YAML, or JSON, which is YAML too) and the files its steps name,

@@ -212,3 +212,64 @@ fn two_processes_incrementing_one_counter_100_times_each_end_at_200() {
     );
     assert_eq!(text(&o.stdout), "200\n", "{}", text(&o.stderr));
 }
+
+#[test]
+fn a_store_that_cannot_be_opened_fails_only_the_helper_call() {
+    // A path under a regular file can never be created.
+    let blocker =
+        std::env::temp_dir().join(format!("polyrun-pipeline-{}-blocker", std::process::id()));
+    std::fs::write(&blocker, b"a file").unwrap();
+    let vars = blocker.join("vars.sqlite3").display().to_string();
+    let env = [("POLYRUN_VARIABLES", vars.as_str())];
+    // A run that uses no variable does not notice.
+    let o = polyrun_env(
+        &[
+            "run",
+            "--lang",
+            "lua",
+            "-e",
+            "print(polyrun.input())",
+            "--input",
+            "7",
+        ],
+        "",
+        &env,
+    );
+    assert_eq!(
+        (code(&o), text(&o.stdout)),
+        (0, "7\n".to_string()),
+        "{}",
+        text(&o.stderr)
+    );
+    // One that does gets a clear error at its line, which it can catch.
+    let o = polyrun_env(
+        &[
+            "run",
+            "--lang",
+            "python",
+            "-e",
+            "x = 1\npolyrun.get_variable('n')",
+        ],
+        "",
+        &env,
+    );
+    assert_eq!(code(&o), 1);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("-e:2: RuntimeError: polyrun.getVariable: variable store: cannot create"),
+        "{err}"
+    );
+    let o = polyrun_env(
+        &[
+            "run",
+            "--lang",
+            "js",
+            "-e",
+            "try { polyrun.getVariable('n') } catch (e) { console.log('caught') }",
+        ],
+        "",
+        &env,
+    );
+    assert_eq!((code(&o), text(&o.stdout)), (0, "caught\n".to_string()));
+    let _ = std::fs::remove_file(&blocker);
+}

@@ -147,6 +147,10 @@ pub struct Results {
     pub throughput_runs_per_s: BTreeMap<String, f64>,
     /// Resident memory added by one idle loaded instance, MB.
     pub idle_instance_mb: BTreeMap<String, f64>,
+    /// Cost of one `polyrun` helper call (a set/get pair's half, SQLite store), µs, by
+    /// `language/isolation`.
+    #[serde(default)]
+    pub helper_call_us: BTreeMap<String, f64>,
     /// The browser measurements, if the web build's tests wrote them.
     pub browser: Option<serde_json::Value>,
     /// polyrun's web build next to the browser runtimes users pick today, if it ran.
@@ -448,10 +452,11 @@ fn run(cli: &Cli) -> Result<(), String> {
         return Ok(());
     }
 
-    eprintln!("warm start, throughput, idle memory");
+    eprintln!("warm start, throughput, idle memory, helper calls");
     let warm_start = warm_start()?;
     let throughput = throughput()?;
     let idle = idle_memory()?;
+    let helper_calls = helper_calls(&dir.0)?;
     let browser = cli
         .browser
         .clone()
@@ -473,6 +478,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         warm_start,
         throughput_runs_per_s: throughput,
         idle_instance_mb: idle,
+        helper_call_us: helper_calls,
         browser,
         browser_comparison,
     };
@@ -616,6 +622,73 @@ fn throughput() -> Result<BTreeMap<String, f64>, String> {
             lang.to_string(),
             total as f64 / started.elapsed().as_secs_f64(),
         );
+    }
+    Ok(out)
+}
+
+/// `n` pairs of `setVariable` + `getVariable` in `lang`.
+fn helper_program(lang: &str, n: usize) -> String {
+    match lang {
+        "javascript" => {
+            format!(
+                "for (let i = 0; i < {n}; i++) {{ polyrun.setVariable('x', i); polyrun.getVariable('x'); }}"
+            )
+        }
+        "lua" => {
+            format!("for i = 1, {n} do polyrun.setVariable('x', i); polyrun.getVariable('x') end")
+        }
+        "python" => format!(
+            "for i in range({n}):\n    polyrun.set_variable('x', i)\n    polyrun.get_variable('x')"
+        ),
+        "ruby" => {
+            format!("{n}.times {{ |i| polyrun.set_variable('x', i); polyrun.get_variable('x') }}")
+        }
+        _ => format!(
+            "<?php for ($i = 0; $i < {n}; $i++) {{ polyrun::setVariable('x', $i); polyrun::getVariable('x'); }}"
+        ),
+    }
+}
+
+/// The cost of one helper call, µs: runs with 500 set/get pairs against runs with none (best
+/// of five each, warm instances), in process and in a worker, over SQLite in `dir`.
+fn helper_calls(dir: &Path) -> Result<BTreeMap<String, f64>, String> {
+    const PAIRS: usize = 500;
+    let store =
+        polyrun::SqliteStore::open(dir.join("helpers.sqlite3")).map_err(|e| e.to_string())?;
+    let manager = polyrun::manager_builder()
+        .map_err(|e| e.to_string())?
+        .store(Arc::new(store))
+        .build();
+    let time = |lang: &str, n: usize, iso: Isolation| -> Result<f64, String> {
+        let started = Instant::now();
+        let r = manager
+            .run(RunSpec::new(lang, helper_program(lang, n)).isolation(iso))
+            .map_err(|e| e.to_string())?;
+        if !r.outcome.is_completed() {
+            return Err(format!("helper calls {lang}: {:?}", r.outcome));
+        }
+        Ok(started.elapsed().as_secs_f64() * 1e6)
+    };
+    let mut out = BTreeMap::new();
+    for iso in [Isolation::InProcess, Isolation::Worker] {
+        for (lang, _) in HELLO {
+            let best = |n| -> Result<f64, String> {
+                let mut b = f64::MAX;
+                for _ in 0..5 {
+                    b = b.min(time(lang, n, iso)?);
+                }
+                Ok(b)
+            };
+            let (none, some) = (best(0)?, best(PAIRS)?);
+            let name = match iso {
+                Isolation::InProcess => "in_process",
+                _ => "worker",
+            };
+            out.insert(
+                format!("{lang}/{name}"),
+                ((some - none) / (2 * PAIRS) as f64).max(0.0),
+            );
+        }
     }
     Ok(out)
 }

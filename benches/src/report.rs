@@ -314,6 +314,23 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
     }
     let _ = writeln!(w);
 
+    if !r.helper_call_us.is_empty() {
+        let _ = writeln!(
+            w,
+            "## Helper calls\n\nOne `polyrun` helper call (`setVariable` / `getVariable`, variables in SQLite): runs with 500 set/get pairs against runs with none, best of five, µs per call ([helpers](helpers.md)).\n\n| language | in process (µs) | in a worker (µs) |\n|---|---|---|"
+        );
+        for (lang, title, _, _) in REFERENCE {
+            let get = |iso: &str| {
+                r.helper_call_us
+                    .get(&format!("{lang}/{iso}"))
+                    .map(|x| format!("{x:.1}"))
+                    .unwrap_or("—".into())
+            };
+            let _ = writeln!(w, "| {title} | {} | {} |", get("in_process"), get("worker"));
+        }
+        let _ = writeln!(w);
+    }
+
     // Browser.
     let _ = writeln!(w, "## In the browser\n");
     match &r.browser {

@@ -290,6 +290,10 @@ impl Worker {
         }
 
         let mut stop_seen: Option<Instant> = None;
+        // The run's helper calls are answered in order on one thread of their own (started at
+        // the first call, ended with the run): a store may take a moment, and the watchdog below
+        // must keep running meanwhile.
+        let mut helper: Option<mpsc::Sender<(u64, polyrun_engine::HostCall)>> = None;
         loop {
             match self.lines.recv_timeout(POLL) {
                 Ok(Line::Msg(msg)) => match *msg {
@@ -307,12 +311,20 @@ impl Worker {
                         call,
                         request,
                     } if i == id => {
-                        // Answered on a helper thread: a store may take a moment.
-                        let (io, input, id) = (io.clone(), self.input.clone(), id.clone());
-                        std::thread::spawn(move || {
-                            let reply = io.host_call(request).into();
-                            let _ = Self::send(&input, &Command::HostReply { id, call, reply });
+                        let tx = helper.get_or_insert_with(|| {
+                            let (tx, rx) = mpsc::channel::<(u64, polyrun_engine::HostCall)>();
+                            let (io, input, id) = (io.clone(), self.input.clone(), id.clone());
+                            std::thread::spawn(move || {
+                                for (call, request) in rx {
+                                    let reply = io.host_call(request).into();
+                                    let id = id.clone();
+                                    let _ =
+                                        Self::send(&input, &Command::HostReply { id, call, reply });
+                                }
+                            });
+                            tx
                         });
+                        let _ = tx.send((call, request));
                     }
                     Message::Done {
                         id: i,

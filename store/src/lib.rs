@@ -13,8 +13,8 @@ use polyrun_engine::{StoreError, VariableStore, Versioned};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How long a writer waits for another one before the call fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,6 +33,65 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A [`SqliteStore`] opened on first use; see [`SqliteStore::lazy`].
+pub struct LazySqliteStore {
+    path: PathBuf,
+    store: Mutex<Option<Arc<SqliteStore>>>,
+}
+
+impl std::fmt::Debug for LazySqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazySqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LazySqliteStore {
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open(&self) -> Result<Arc<SqliteStore>, StoreError> {
+        let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(SqliteStore::open(&self.path)?);
+        *slot = Some(s.clone());
+        Ok(s)
+    }
+}
+
+impl VariableStore for LazySqliteStore {
+    fn get(&self, namespace: &str, name: &str) -> Result<Option<Versioned>, StoreError> {
+        self.open()?.get(namespace, name)
+    }
+
+    fn set(&self, namespace: &str, name: &str, value: &Value) -> Result<u64, StoreError> {
+        self.open()?.set(namespace, name, value)
+    }
+
+    fn compare_and_set(
+        &self,
+        namespace: &str,
+        name: &str,
+        expected: u64,
+        value: &Value,
+    ) -> Result<Option<u64>, StoreError> {
+        self.open()?
+            .compare_and_set(namespace, name, expected, value)
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
@@ -44,24 +103,48 @@ fn now_ms() -> i64 {
 }
 
 impl SqliteStore {
-    /// Opens (creating it and its directory if needed) the database at `path`.
+    /// Opens (creating it and its directory if needed) the database at `path`. Processes that
+    /// open one new file at the same moment wait for each other (up to 10 s).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(&path)
-            .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
         let at = |e: rusqlite::Error| StoreError(format!("{}: {e}", path.display()));
+        let conn = Connection::open(&path).map_err(at)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(at)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(at)?;
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match Self::init(&conn) {
+                Ok(()) => break,
+                // Switching a new file to WAL takes a lock the busy handler does not wait for.
+                Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => {
+                    return Err(StoreError(format!(
+                        "{} is not a usable polyrun variable store: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        Ok(SqliteStore {
+            path,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn init(conn: &Connection) -> rusqlite::Result<()> {
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
         // In WAL mode, NORMAL syncs at checkpoints, not at every commit: a write survives the
         // process dying at any moment (what a run that is killed needs) and costs no fsync; the
         // last writes before a power loss may be lost.
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(at)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS variables (
                 namespace TEXT NOT NULL,
@@ -72,16 +155,16 @@ impl SqliteStore {
                 PRIMARY KEY (namespace, name)
             ) WITHOUT ROWID;",
         )
-        .map_err(|e| {
-            StoreError(format!(
-                "{} is not a polyrun variable store: {e}",
-                path.display()
-            ))
-        })?;
-        Ok(SqliteStore {
-            path,
-            conn: Mutex::new(conn),
-        })
+    }
+
+    /// A store that opens `path` on its first use (and tries again on the next use if that
+    /// failed): building a manager does no I/O, and a run that uses no variable never touches
+    /// the file.
+    pub fn lazy(path: impl Into<PathBuf>) -> LazySqliteStore {
+        LazySqliteStore {
+            path: path.into(),
+            store: Mutex::new(None),
+        }
     }
 
     /// The database file.
@@ -250,6 +333,41 @@ mod tests {
             stores[0].get("n", "counter").unwrap().unwrap().value,
             json!(200)
         );
+    }
+
+    #[test]
+    fn many_openers_of_one_new_file_wait_for_each_other() {
+        let path = temp("openers");
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let s = SqliteStore::open(&path).unwrap();
+                    s.set("n", &format!("v{i}"), &json!(i)).unwrap();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(
+            SqliteStore::open(&path).unwrap().names("n").unwrap().len(),
+            8
+        );
+    }
+
+    #[test]
+    fn a_lazy_store_touches_nothing_until_used_and_retries_after_a_failure() {
+        let path = temp("lazy");
+        let lazy = SqliteStore::lazy(&path);
+        assert!(!path.exists());
+        // The directory is a file for now: the first use fails, clearly.
+        std::fs::write(path.parent().unwrap(), b"in the way").unwrap();
+        let e = lazy.get("n", "x").unwrap_err().to_string();
+        assert!(e.contains("cannot create"), "{e}");
+        std::fs::remove_file(path.parent().unwrap()).unwrap();
+        lazy.set("n", "x", &json!(1)).unwrap();
+        assert_eq!(lazy.get("n", "x").unwrap().unwrap().value, json!(1));
     }
 
     #[test]
