@@ -15,8 +15,8 @@
 mod inspect;
 
 use boa_engine::error::{EngineError, PanicError, RuntimeLimitError};
-use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
-use boa_engine::property::{Attribute, PropertyDescriptor};
+use boa_engine::object::ObjectInitializer;
+use boa_engine::property::Attribute;
 use boa_engine::{Context, JsError, JsResult, JsValue, NativeFunction, Source, js_string};
 use polyrun_engine::{
     Capabilities, Diagnostic, Error, Frame, LoadContext, MimeBundle, Outcome, Registry, RunIo,
@@ -129,15 +129,6 @@ fn host(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsValu
 /// The prelude that defines `polyrun`.
 const PRELUDE: &str = include_str!("prelude.js");
 
-/// The getter `polyrun` first is: evaluates the prelude, which replaces it with the real object.
-fn install_polyrun(_: &JsValue, _: &[JsValue], context: &mut Context) -> JsResult<JsValue> {
-    context.eval(
-        Source::from_bytes(PRELUDE.as_bytes())
-            .with_path(std::path::Path::new("polyrun-prelude.js")),
-    )?;
-    context.global_object().get(js_string!("polyrun"), context)
-}
-
 /// `readline()`: reads a line of stdin, `null` at its end.
 fn readline(_: &JsValue, _: &[JsValue], context: &mut Context) -> JsResult<JsValue> {
     let io = current_io(context)?;
@@ -202,21 +193,9 @@ impl JsRuntime {
             1,
             NativeFunction::from_fn_ptr(host),
         )?;
-        // `polyrun` is built on first use (most programs never touch it): evaluating the prelude
-        // in every fresh context would cost each run about half a millisecond.
-        let getter = FunctionObjectBuilder::new(
-            context.realm(),
-            NativeFunction::from_fn_ptr(install_polyrun),
-        )
-        .name(js_string!("polyrun"))
-        .build();
-        context.global_object().define_property_or_throw(
-            js_string!("polyrun"),
-            PropertyDescriptor::builder()
-                .get(getter)
-                .enumerable(false)
-                .configurable(true),
-            &mut context,
+        context.eval(
+            Source::from_bytes(PRELUDE.as_bytes())
+                .with_path(std::path::Path::new("polyrun-prelude.js")),
         )?;
         Ok(context)
     }
