@@ -184,3 +184,14 @@ fn pipelines_run_from_the_rust_api_with_mappings_and_stop_on_cancel() {
     assert_eq!(r.steps[0].outcome, Outcome::Cancelled);
     assert_eq!(r.failed_step.as_deref(), Some("step-1"));
 }
+
+#[test]
+fn helpers_work_from_inside_blocks_and_loops() {
+    // Found by the benchmark: helpers used first inside a `for (let …)` block.
+    let m = manager(Arc::new(MemoryStore::new()));
+    let code = "for (let i = 0; i < 3; i++) { polyrun.setVariable('x', i); }\n\
+                { const y = polyrun.getVariable('x'); polyrun.output(y); }";
+    let (out, r) = run(&m, RunSpec::new("js", code).isolation(Isolation::InProcess));
+    assert!(r.outcome.is_completed(), "{:?} {out}", r.outcome);
+    assert_eq!(r.output, Some(json!(2)));
+}
