@@ -1,20 +1,17 @@
-//! The conformance cases of `conformance/cases.json`, run natively through the manager (in
-//! process and in a worker). `web/tests/browser.mjs` runs the same file in the browser build and
-//! checks the same expectations, so both builds print the same thing.
+//! The conformance cases of `conformance/cases.json`, run natively through the manager, in
+//! process and in a worker: one test per case and host (`cargo test --test conformance --
+//! python-hello`), on a libtest-mimic harness. `web/tests/browser.mjs` runs the same file in
+//! the browser build and checks the same expectations, so both builds print the same thing. A
+//! case that `needs` a capability is skipped (ignored) where the backend does not have it and
+//! the host does not supply it (a worker process bounds memory for every backend).
 
+#[path = "all/common.rs"]
 mod common;
 
-use polyrun::{Event, Isolation, Limits, Outcome, RunSpec};
+use libtest_mimic::{Arguments, Failed, Trial};
+use polyrun::{Event, Isolation, Limits, RunSpec, RuntimeManager};
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// What a run printed and how it ended, in the shape the browser test compares.
-#[derive(Debug, Default)]
-struct Seen {
-    stdout: String,
-    stderr: String,
-}
+use std::sync::{Arc, Mutex, OnceLock};
 
 fn cases() -> Vec<Value> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/cases.json");
@@ -22,10 +19,21 @@ fn cases() -> Vec<Value> {
     doc["cases"].as_array().unwrap().clone()
 }
 
+fn manager() -> &'static RuntimeManager {
+    static M: OnceLock<RuntimeManager> = OnceLock::new();
+    M.get_or_init(common::manager)
+}
+
+/// What a run printed.
+#[derive(Debug, Default)]
+struct Seen {
+    stdout: String,
+    stderr: String,
+}
+
 /// Checks one run against `expect`; returns the differences.
-fn check(expect: &Value, seen: &Seen, outcome: &Outcome) -> Vec<String> {
+fn check(expect: &Value, seen: &Seen, outcome: &Value) -> Vec<String> {
     let mut bad = Vec::new();
-    let outcome = serde_json::to_value(outcome).unwrap();
     let mut want = |what: &str, got: Value, exp: Value| {
         if got != exp {
             bad.push(format!("{what}: expected {exp}, got {got}"));
@@ -46,73 +54,90 @@ fn check(expect: &Value, seen: &Seen, outcome: &Outcome) -> Vec<String> {
         seen.stderr.clone().into(),
         expect.get("stderr").cloned().unwrap_or("".into()),
     );
-    if let Some(v) = expect.get("value") {
-        want("value", outcome["value"]["text/plain"].clone(), v.clone());
-    }
-    if let Some(k) = expect.get("error_kind") {
-        want(
-            "error_kind",
-            outcome["diagnostic"]["kind"].clone(),
-            k.clone(),
-        );
-    }
-    if let Some(l) = expect.get("error_line") {
-        want(
-            "error_line",
-            outcome["diagnostic"]["line"].clone(),
-            l.clone(),
-        );
-    }
-    if let Some(l) = expect.get("limit") {
-        want("limit", outcome["limit"].clone(), l.clone());
+    let fields = [
+        ("value", "/value/text~1plain"),
+        ("error_kind", "/diagnostic/kind"),
+        ("error_line", "/diagnostic/line"),
+        ("limit", "/limit"),
+    ];
+    for (field, pointer) in fields {
+        if let Some(v) = expect.get(field) {
+            let got = outcome.pointer(pointer).cloned().unwrap_or(Value::Null);
+            want(field, got, v.clone());
+        }
     }
     bad
 }
 
-#[test]
-fn conformance_cases_native() {
-    let m = common::manager();
-    let mut failures = Vec::new();
-    let cases = cases();
-    assert!(cases.len() >= 35, "{} cases", cases.len());
-    for case in &cases {
-        for iso in [Isolation::InProcess, Isolation::Worker] {
-            let seen = Arc::new(Mutex::new(Seen::default()));
-            let sink = seen.clone();
-            let limits = Limits {
-                wall_time: Some(Duration::from_millis(
-                    case["timeout_ms"].as_u64().unwrap_or(10_000),
-                )),
-                ..Limits::default()
-            };
-            let spec = RunSpec::new(
-                case["language"].as_str().unwrap(),
-                case["code"].as_str().unwrap(),
-            )
-            .filename("main")
-            .limits(limits)
-            .isolation(iso)
-            .stdin_text(case["stdin"].as_str().unwrap_or(""))
-            .on_event(move |e: Event| {
-                if let Some((stream, text)) = e.output() {
-                    let mut s = sink.lock().unwrap();
-                    match stream {
-                        polyrun::engine::Stream::Stdout => s.stdout.push_str(text),
-                        polyrun::engine::Stream::Stderr => s.stderr.push_str(text),
-                    }
-                }
-            });
-            let result = m.run(spec).unwrap();
-            let bad = check(&case["expect"], &seen.lock().unwrap(), &result.outcome);
-            if !bad.is_empty() {
-                failures.push(format!(
-                    "{} ({iso:?}): {}\n    outcome: {:?}",
-                    case["name"],
-                    bad.join("; "),
-                    result.outcome
-                ));
+/// Whether the backend of `case` in `isolation` has what the case `needs`.
+fn supported(case: &Value, isolation: Isolation) -> bool {
+    let Some(need) = case["needs"].as_str() else {
+        return true;
+    };
+    let registry = manager().registry();
+    let desc = registry
+        .resolve(case["language"].as_str().unwrap(), case["backend"].as_str())
+        .unwrap();
+    match need {
+        // A worker's allocation ceiling bounds every backend.
+        "memory_limit" => desc.capabilities.memory_limit || isolation == Isolation::Worker,
+        other => panic!("unknown capability `{other}` in {}", case["name"]),
+    }
+}
+
+fn run_case(case: &Value, isolation: Isolation) -> Result<(), Failed> {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let sink = seen.clone();
+    let limits: Limits = serde_json::from_value(case["limits"].clone()).unwrap_or_default();
+    let mut spec = RunSpec::new(
+        case["language"].as_str().unwrap(),
+        case["code"].as_str().unwrap(),
+    )
+    .filename("main")
+    .limits(limits)
+    .isolation(isolation)
+    .stdin_text(case["stdin"].as_str().unwrap_or(""))
+    .on_event(move |e: Event| {
+        if let Some((stream, text)) = e.output() {
+            let mut s = sink.lock().unwrap();
+            match stream {
+                polyrun::engine::Stream::Stdout => s.stdout.push_str(text),
+                polyrun::engine::Stream::Stderr => s.stderr.push_str(text),
             }
         }
+    });
+    if let Some(b) = case["backend"].as_str() {
+        spec = spec.backend(b);
     }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    let result = manager()
+        .run(spec)
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let outcome = serde_json::to_value(&result.outcome).unwrap();
+    let bad = check(&case["expect"], &seen.lock().unwrap(), &outcome);
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}\n    outcome: {outcome}", bad.join("; ")).into())
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let cases = cases();
+    assert!(cases.len() >= 50, "{} cases", cases.len());
+    let mut trials = Vec::new();
+    for case in cases {
+        for (isolation, host) in [
+            (Isolation::InProcess, "in_process"),
+            (Isolation::Worker, "worker"),
+        ] {
+            let name = format!("{}::{host}", case["name"].as_str().unwrap());
+            let skip = !supported(&case, isolation);
+            let case = case.clone();
+            trials.push(
+                Trial::test(name, move || run_case(&case, isolation)).with_ignored_flag(skip),
+            );
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
 }

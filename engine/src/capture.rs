@@ -51,7 +51,7 @@ pub fn run_with(
         control,
         request.limits.output_bytes,
     );
-    let outcome = runtime.run(request, &io)?;
+    let outcome = crate::drive(runtime, request, &io).result?;
     let events = std::mem::take(&mut *events.lock().unwrap_or_else(|p| p.into_inner()));
     let mut stdout = String::new();
     let mut stderr = String::new();

@@ -419,26 +419,15 @@ pub fn answer_json(host: Option<&dyn Host>, request: &str) -> String {
             None => Err("the polyrun helpers are not available in this run".into()),
         },
     };
-    match reply {
-        Ok(v) => serde_json::json!({ "ok": v }).to_string(),
-        Err(e) => serde_json::json!({ "error": e }).to_string(),
-    }
+    serde_json::to_string(&crate::wire::HostReply::from(reply))
+        .unwrap_or_else(|e| format!(r#"{{"error":"unserialisable reply: {e}"}}"#))
 }
 
 /// Reads a reply made by [`answer_json`] back into a result.
 pub fn parse_reply(reply: &str) -> Result<Value, String> {
-    let v: Value =
-        serde_json::from_str(reply).map_err(|e| format!("malformed helper reply: {e}"))?;
-    match v {
-        Value::Object(mut o) => {
-            if let Some(e) = o.remove("error") {
-                Err(e.as_str().map_or_else(|| e.to_string(), str::to_string))
-            } else {
-                Ok(o.remove("ok").unwrap_or(Value::Null))
-            }
-        }
-        _ => Err("malformed helper reply".into()),
-    }
+    serde_json::from_str::<crate::wire::HostReply>(reply)
+        .map_err(|e| format!("malformed helper reply: {e}"))?
+        .into()
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ impl RunIo {
     /// Answers a helper call of the guest. `Err` is the message the helper raises in the guest.
     pub fn host_call(&self, call: HostCall) -> Result<serde_json::Value, String> {
         if let Err(i) = self.check() {
-            return Err(format!("polyrun: {i:?}"));
+            return Err(format!("polyrun: {i}"));
         }
         match self.host() {
             Some(h) => h.call(call),
@@ -120,14 +120,6 @@ impl RunIo {
     /// The run's control (cancel flag, deadline, tripped limit).
     pub fn control(&self) -> &RunControl {
         &self.inner.control
-    }
-
-    /// What a backend calls first in [`crate::Runtime::run`]: starts the wall-clock budget of
-    /// `request` (unless the caller already did) and returns the outcome to report at once if
-    /// the run was stopped before it began — then nothing of it must run.
-    pub fn begin(&self, request: &crate::RunRequest) -> Option<crate::Outcome> {
-        self.inner.control.arm(request.limits.wall_time);
-        self.check().err().map(crate::Outcome::from_interrupt)
     }
 
     /// `Err` with the reason once the run must stop (cancel, deadline, a limit).

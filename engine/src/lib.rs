@@ -14,24 +14,32 @@
 
 pub mod capture;
 mod control;
+mod drive;
 mod error;
 mod event;
 pub mod helpers;
 mod io;
 mod limits;
 mod outcome;
+pub mod pool;
 mod registry;
+pub mod report;
 mod runtime;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+pub mod wire;
 
 pub use control::{Interrupt, RunControl};
-pub use error::Error;
+pub use drive::{Driven, drive, panic_message};
+pub use error::{Error, ErrorKind, WireError};
 pub use event::{Event, LogLevel, MimeBundle, Stream};
 pub use helpers::{
     Helpers, Host, HostCall, MemoryStore, RunContext, StoreError, VariableStore, Versioned,
 };
 pub use io::{NoStdin, RunIo, Stdin, VecStdin};
-pub use limits::{LimitKind, Limits};
+pub use limits::{LimitKind, Limits, bytes as format_bytes};
 pub use outcome::{Diagnostic, Frame, Outcome};
+pub use pool::Pool;
 pub use registry::Registry;
 pub use runtime::{
     Capabilities, LoadContext, PrepareFn, PrepareReport, RunRequest, Runtime, RuntimeDescriptor,

@@ -44,6 +44,18 @@ impl Limits {
     }
 }
 
+/// `n` bytes in words: `1000 bytes`, `64 MiB`, `1.5 KiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if n >= size {
+            let v = (n as f64 / size as f64 * 10.0).round() / 10.0;
+            return format!("{v} {unit}");
+        }
+    }
+    format!("{n} bytes")
+}
+
 /// Which limit a run exceeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -107,5 +119,13 @@ mod tests {
         let partial: Limits = serde_json::from_str(r#"{"memory_bytes":null}"#).unwrap();
         assert_eq!(partial.memory_bytes, None);
         assert_eq!(partial.wall_time, Limits::default().wall_time);
+    }
+
+    #[test]
+    fn byte_amounts_in_words() {
+        assert_eq!(bytes(1000), "1000 bytes");
+        assert_eq!(bytes(64 << 20), "64 MiB");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(1 << 30), "1 GiB");
     }
 }

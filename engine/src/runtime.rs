@@ -20,19 +20,29 @@ pub struct Capabilities {
     pub sessions: bool,
 }
 
-/// A backend's identity and abilities.
+/// A backend's identity and abilities, as listings show it (`polyrun langs --json`, the worker's
+/// ready message, the browser's language list, `GET /v1/languages`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeInfo {
     /// Canonical language id: `javascript`, `lua`.
     pub language: String,
     /// Human name: `JavaScript`.
     pub name: String,
-    /// Backend name: `boa`, `lua`.
+    /// Backend id, what `--backend` takes: `boa`, `mlua`.
     pub backend: String,
     /// Language / backend version: `Lua 5.4`.
     pub version: String,
     /// What it can do.
     pub capabilities: Capabilities,
+    /// Other names the language answers to.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// File extensions without the dot.
+    #[serde(default)]
+    pub extensions: Vec<String>,
+    /// `true` for the language's default backend in this registry.
+    #[serde(default)]
+    pub default: bool,
 }
 
 /// One run of guest code.
@@ -75,12 +85,13 @@ impl RunRequest {
 /// Instances need not be `Send`: interpreters such as Boa are single-threaded, so the manager
 /// creates each instance on the thread that will drive it.
 pub trait Runtime {
-    /// Identity and abilities.
-    fn info(&self) -> &RuntimeInfo;
-
     /// Runs `request.code`. Output, display values and stdin go through `io`; the backend
     /// polls `io.control()` and must end promptly once it reports an interrupt. A guest failure
     /// is `Ok(Outcome::Error..)`; `Err` is for host failures only.
+    ///
+    /// Hosts never call this directly but through [`crate::drive`], which starts the run's
+    /// clock, skips a run stopped before it began, catches panics and lets an interrupt win
+    /// over whatever the guest ended with.
     fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error>;
 
     /// Returns the instance to a fresh guest state, reusing what can be reused.
@@ -130,7 +141,7 @@ pub struct RuntimeDescriptor {
     pub aliases: &'static [&'static str],
     /// File extensions without the dot (`js`, `mjs`).
     pub extensions: &'static [&'static str],
-    /// Backend name (`boa`).
+    /// Backend id (`boa`), unique within the language: what callers choose with `--backend`.
     pub backend: &'static str,
     /// Language / backend version string.
     pub version: &'static str,
@@ -165,7 +176,7 @@ impl std::fmt::Debug for RuntimeDescriptor {
 }
 
 impl RuntimeDescriptor {
-    /// The [`RuntimeInfo`] its instances report.
+    /// Its [`RuntimeInfo`] (`default` is the registry's to say: [`crate::Registry::infos`]).
     pub fn info(&self) -> RuntimeInfo {
         RuntimeInfo {
             language: self.id.to_string(),
@@ -173,7 +184,15 @@ impl RuntimeDescriptor {
             backend: self.backend.to_string(),
             version: self.version.to_string(),
             capabilities: self.capabilities,
+            aliases: self.aliases.iter().map(|a| a.to_string()).collect(),
+            extensions: self.extensions.iter().map(|e| e.to_string()).collect(),
+            default: false,
         }
+    }
+
+    /// `language/backend`: how logs and errors name it.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.id, self.backend)
     }
 
     /// `true` if `name` is its id or one of its aliases (case-insensitive).

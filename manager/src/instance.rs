@@ -1,24 +1,36 @@
 //! In-process instances: each backend instance lives on a thread of its own (interpreters such
-//! as Boa are not `Send`), driven through a channel. The caller waits with a watchdog: once the
-//! run's control reports an interrupt (deadline, cancel, limit) the instance gets a grace period
-//! to stop by itself; a backend that cannot (Boa in a pure loop) is abandoned — its thread is
-//! left to finish on its own and is never reused — and the caller gets its outcome anyway.
+//! as Boa are not `Send`), driven through a channel with [`polyrun_engine::drive`]. The caller
+//! waits with a watchdog ([`crate::watch`]): once the run's control reports an interrupt
+//! (deadline, cancel, limit) the instance gets a grace period to stop by itself; a backend that
+//! cannot (Boa in a pure loop) is abandoned — its thread is left to finish on its own and is
+//! never reused — and the caller gets its outcome anyway.
 
-use polyrun_engine::{Error, LoadContext, Outcome, RunIo, RunRequest, Runtime, RuntimeDescriptor};
+use crate::watch::{self, Verdict, Watch};
+use polyrun_engine::{
+    Driven, Error, LoadContext, Outcome, RunIo, RunRequest, Runtime, RuntimeDescriptor, drive,
+    panic_message,
+};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// Stack for instance threads: interpreters recurse deeply on the native stack.
 const INSTANCE_STACK: usize = 256 << 20;
-/// How often the watchdog looks at the run's control.
-const POLL: Duration = Duration::from_millis(10);
+
+/// What the caller of a run hears: the result, or a wake-up of its watchdog.
+enum Reply {
+    /// The run's result, and whether the instance can run again.
+    Done(Result<Outcome, Error>, bool),
+    /// The instance is broken (its last run or reset failed): use another.
+    Gone,
+    Wake,
+}
 
 enum Job {
     Run {
         request: RunRequest,
         io: RunIo,
-        reply: mpsc::Sender<Result<Outcome, Error>>,
+        reply: mpsc::Sender<Reply>,
     },
     Reset {
         reply: Option<mpsc::Sender<Result<(), Error>>>,
@@ -27,25 +39,18 @@ enum Job {
 
 /// A live backend instance on its own thread.
 pub(crate) struct Instance {
-    pub(crate) language: &'static str,
+    pub(crate) key: polyrun_engine::pool::BackendKey,
     tx: mpsc::Sender<Job>,
 }
 
 /// How waiting for a run ended.
 pub(crate) enum Waited {
-    /// The instance answered; it can be reused.
-    Finished(Result<Outcome, Error>),
+    /// The instance answered; `true` if it can be reused.
+    Finished(Result<Outcome, Error>, bool),
     /// The instance did not stop in time (or died); it must be dropped.
     Abandoned(Outcome),
     /// The instance had already ended; nothing ran. Use a new one.
     Gone,
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 impl Instance {
@@ -55,11 +60,12 @@ impl Instance {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), Error>>();
         let load = desc.load;
         let language = desc.id;
+        let key = (desc.id, desc.backend);
         std::thread::Builder::new()
-            .name(format!("polyrun-{language}"))
+            .name(format!("polyrun-{language}-{}", desc.backend))
             .stack_size(INSTANCE_STACK)
             .spawn(move || {
-                let mut rt: Box<dyn Runtime> = match catch_unwind(AssertUnwindSafe(|| load(&ctx))) {
+                let rt: Box<dyn Runtime> = match catch_unwind(AssertUnwindSafe(|| load(&ctx))) {
                     Ok(Ok(rt)) => rt,
                     Ok(Err(e)) => {
                         let _ = ready_tx.send(Err(e));
@@ -75,32 +81,36 @@ impl Instance {
                 };
                 let _ = ready_tx.send(Ok(()));
                 drop(ready_tx);
+                // Once a run or a reset fails, the guest state may be broken: the runtime is
+                // dropped, and every later job hears that the instance is gone (the thread
+                // lives on until its `Instance` is dropped, so no job is ever lost unanswered).
+                let mut rt = Some(rt);
                 for job in rx {
-                    match job {
-                        Job::Run { request, io, reply } => {
-                            match catch_unwind(AssertUnwindSafe(|| rt.run(&request, &io))) {
-                                Ok(r) => {
-                                    let _ = reply.send(r);
-                                }
-                                Err(p) => {
-                                    let _ = reply.send(Err(Error::Internal(format!(
-                                        "the {language} backend panicked: {}",
-                                        panic_message(&*p)
-                                    ))));
-                                    // The guest state may be broken: end this instance.
-                                    return;
-                                }
+                    match (job, rt.as_mut()) {
+                        (Job::Run { request, io, reply }, Some(live)) => {
+                            let Driven { result, reusable } = drive(&mut **live, &request, &io);
+                            if !reusable {
+                                rt = None;
                             }
+                            let _ = reply.send(Reply::Done(result, reusable));
                         }
-                        Job::Reset { reply } => {
-                            let r = catch_unwind(AssertUnwindSafe(|| rt.reset()))
+                        (Job::Run { reply, .. }, None) => {
+                            let _ = reply.send(Reply::Gone);
+                        }
+                        (Job::Reset { reply }, Some(live)) => {
+                            let r = catch_unwind(AssertUnwindSafe(|| live.reset()))
                                 .unwrap_or_else(|p| Err(Error::Internal(panic_message(&*p))));
-                            let failed = r.is_err();
+                            if r.is_err() {
+                                rt = None;
+                            }
                             if let Some(reply) = reply {
                                 let _ = reply.send(r);
                             }
-                            if failed {
-                                return;
+                        }
+                        (Job::Reset { reply }, None) => {
+                            if let Some(reply) = reply {
+                                let _ = reply
+                                    .send(Err(Error::Internal("the instance has ended".into())));
                             }
                         }
                     }
@@ -108,7 +118,7 @@ impl Instance {
             })
             .map_err(Error::Io)?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(Instance { language, tx }),
+            Ok(Ok(())) => Ok(Instance { key, tx }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::Load {
                 language: language.into(),
@@ -122,6 +132,10 @@ impl Instance {
         let (reply_tx, reply_rx) = mpsc::channel();
         let control = io.control().clone();
         control.arm(request.limits.wall_time);
+        let wake = reply_tx.clone();
+        let mut watch = Watch::new(&control, grace, move || {
+            let _ = wake.send(Reply::Wake);
+        });
         let job = Job::Run {
             request,
             io: io.clone(),
@@ -130,22 +144,19 @@ impl Instance {
         if self.tx.send(job).is_err() {
             return Waited::Gone;
         }
-        let mut stop_seen: Option<Instant> = None;
         loop {
-            match reply_rx.recv_timeout(POLL) {
-                Ok(r) => return Waited::Finished(r),
-                Err(RecvTimeoutError::Disconnected) => {
+            match watch::recv(&reply_rx, &watch) {
+                Ok(Reply::Done(r, reusable)) => return Waited::Finished(r, reusable),
+                Ok(Reply::Gone) => return Waited::Gone,
+                // The backend polls the control itself: the watchdog only keeps time.
+                Ok(Reply::Wake) | Err(true) => match watch.look() {
+                    Verdict::Kill(i) => return Waited::Abandoned(Outcome::from_interrupt(i)),
+                    Verdict::Ask(_) | Verdict::Wait => {}
+                },
+                Err(false) => {
                     return Waited::Abandoned(Outcome::Crashed {
                         reason: "the backend's thread ended during the run".into(),
                     });
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some(i) = control.check() {
-                        let since = *stop_seen.get_or_insert_with(Instant::now);
-                        if since.elapsed() >= grace {
-                            return Waited::Abandoned(Outcome::from_interrupt(i));
-                        }
-                    }
                 }
             }
         }

@@ -28,11 +28,13 @@ pub mod alloc;
 mod instance;
 pub mod pipeline;
 pub mod protocol;
+mod watch;
 mod worker_client;
 pub mod worker_server;
 
 use instance::{Instance, Waited};
 use lru::LruCache;
+use polyrun_engine::pool::BackendKey;
 use polyrun_engine::{
     Error, Event, Helpers, Limits, LoadContext, LogLevel, MemoryStore, NoStdin, Outcome, Registry,
     RunContext, RunControl, RunIo, RunRequest, RuntimeDescriptor, RuntimeInfo, Stdin,
@@ -64,6 +66,7 @@ type Sink = Arc<dyn Fn(Event) + Send + Sync>;
 /// One run: what to run, how, and where its events go.
 pub struct RunSpec {
     language: Option<String>,
+    backend: Option<String>,
     request: RunRequest,
     isolation: Option<Isolation>,
     idempotency_key: Option<String>,
@@ -79,6 +82,7 @@ impl std::fmt::Debug for RunSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunSpec")
             .field("language", &self.language)
+            .field("backend", &self.backend)
             .field("request", &self.request)
             .field("isolation", &self.isolation)
             .finish_non_exhaustive()
@@ -98,6 +102,7 @@ impl RunSpec {
     pub fn code(code: impl Into<String>) -> Self {
         RunSpec {
             language: None,
+            backend: None,
             request: RunRequest::new(code),
             isolation: None,
             idempotency_key: None,
@@ -108,6 +113,14 @@ impl RunSpec {
             namespace: None,
             context: None,
         }
+    }
+
+    /// The backend to run on (`boa`, `rustpython`; see `polyrun langs`); default: the
+    /// language's default. A backend the language does not have is
+    /// [`Error::UnknownBackend`], naming the ones it has.
+    pub fn backend(mut self, backend: impl Into<String>) -> Self {
+        self.backend = Some(backend.into());
+        self
     }
 
     /// The data `polyrun.input()` returns in the guest (default `null`).
@@ -171,6 +184,13 @@ impl RunSpec {
         self
     }
 
+    /// Runs under `control` instead of a fresh one (e.g. a [`RunControl::child`] of a
+    /// larger job's, so that stopping the job stops this run).
+    pub fn with_control(mut self, control: RunControl) -> Self {
+        self.control = control;
+        self
+    }
+
     /// The run's cancel handle: [`RunControl::cancel`] from any thread, any time.
     pub fn control(&self) -> RunControl {
         self.control.clone()
@@ -187,6 +207,8 @@ impl RunSpec {
 pub struct RunResult {
     /// Canonical language id.
     pub language: String,
+    /// The backend that ran it.
+    pub backend: String,
     /// How the run ended.
     pub outcome: Outcome,
     /// Where it ran.
@@ -303,7 +325,7 @@ struct Inner {
     isolation: Isolation,
     worker: Option<WorkerCommand>,
     grace: Duration,
-    warm: Mutex<LruCache<&'static str, Instance>>,
+    warm: Mutex<LruCache<BackendKey, Instance>>,
     idle_workers: Mutex<Vec<Worker>>,
     max_idle_workers: usize,
     store: Arc<dyn VariableStore>,
@@ -348,24 +370,20 @@ impl RuntimeManager {
         &self.inner.registry
     }
 
-    /// Every language this manager can run.
+    /// Every backend of every language this manager can run (defaults marked).
     pub fn languages(&self) -> Vec<RuntimeInfo> {
-        self.inner
-            .registry
-            .descriptors()
-            .iter()
-            .map(|d| d.info())
-            .collect()
+        self.inner.registry.infos()
     }
 
     fn resolve(&self, spec: &RunSpec) -> Result<RuntimeDescriptor, Error> {
-        match (&spec.language, &spec.request.filename) {
-            (Some(l), _) => self.inner.registry.get(l).copied(),
-            (None, Some(f)) => self.inner.registry.for_path(f).copied(),
-            (None, None) => Err(Error::InvalidRequest(
-                "no language given and no file name to infer it from".into(),
-            )),
-        }
+        self.inner
+            .registry
+            .find(
+                spec.language.as_deref(),
+                spec.request.filename.as_deref(),
+                spec.backend.as_deref(),
+            )
+            .copied()
     }
 
     fn isolation_for(
@@ -438,6 +456,7 @@ impl RuntimeManager {
         };
         Ok(RunResult {
             language: desc.id.to_string(),
+            backend: desc.backend.to_string(),
             outcome,
             isolation,
             duration: started.elapsed(),
@@ -447,9 +466,13 @@ impl RuntimeManager {
     }
 
     fn take_instance(&self, desc: &RuntimeDescriptor, io: &RunIo) -> Result<Instance, Error> {
-        if let Some(inst) = lock(&self.inner.warm).pop(desc.id) {
+        if let Some(inst) = lock(&self.inner.warm).pop(&(desc.id, desc.backend)) {
             return Ok(inst);
         }
+        Self::spawn_instance(desc, io)
+    }
+
+    fn spawn_instance(desc: &RuntimeDescriptor, io: &RunIo) -> Result<Instance, Error> {
         let progress = io.clone();
         Instance::spawn(
             desc,
@@ -463,18 +486,23 @@ impl RuntimeManager {
         request: RunRequest,
         io: &RunIo,
     ) -> Result<Outcome, Error> {
-        let inst = self.take_instance(desc, io)?;
-        match inst.run(request, io, self.inner.grace) {
-            Waited::Finished(Ok(outcome)) => {
-                if inst.reset_later() {
-                    lock(&self.inner.warm).put(inst.language, inst);
+        let mut inst = self.take_instance(desc, io)?;
+        let mut waited = inst.run(request.clone(), io, self.inner.grace);
+        if matches!(waited, Waited::Gone) {
+            // The warm instance broke after its last run (a failed reset): use a new one.
+            inst = Self::spawn_instance(desc, io)?;
+            waited = inst.run(request, io, self.inner.grace);
+        }
+        match waited {
+            Waited::Finished(result, reusable) => {
+                if reusable && inst.reset_later() {
+                    lock(&self.inner.warm).put(inst.key, inst);
                 }
-                Ok(outcome)
+                result
             }
-            Waited::Finished(Err(e)) => Err(e),
             Waited::Gone => Err(Error::Internal(format!(
                 "the {} instance ended at once",
-                desc.id
+                desc.label()
             ))),
             Waited::Abandoned(outcome) => {
                 io.log(
@@ -524,7 +552,7 @@ impl RuntimeManager {
                     Some(w) => w,
                     None => self.spawn_worker()?,
                 };
-                let r = worker.run(desc.id, request, Some(name), key, io, self.inner.grace);
+                let r = worker.run(desc, request, Some(name), key, io, self.inner.grace);
                 if worker.is_alive() {
                     *slot = Some(worker);
                 }
@@ -533,10 +561,10 @@ impl RuntimeManager {
             None => {
                 // One retry: an idle worker may have died since it was parked.
                 let mut worker = self.take_worker()?;
-                let r = match worker.run(desc.id, request, None, key, io, self.inner.grace) {
+                let r = match worker.run(desc, request, None, key, io, self.inner.grace) {
                     Err(Error::Worker(_)) if !worker.is_alive() => {
                         worker = self.spawn_worker()?;
-                        worker.run(desc.id, request, None, key, io, self.inner.grace)
+                        worker.run(desc, request, None, key, io, self.inner.grace)
                     }
                     r => r,
                 };
@@ -567,11 +595,21 @@ impl RuntimeManager {
     /// The backend loads on the session's first run. A language without sessions
     /// (`capabilities.sessions == false`, e.g. PHP) is an [`Error::InvalidRequest`].
     pub fn session(&self, language: &str, isolation: Option<Isolation>) -> Result<Session, Error> {
-        let desc = *self.inner.registry.get(language)?;
+        self.session_on(language, None, isolation)
+    }
+
+    /// [`RuntimeManager::session`] on a chosen backend (`None`: the language's default).
+    pub fn session_on(
+        &self,
+        language: &str,
+        backend: Option<&str>,
+        isolation: Option<Isolation>,
+    ) -> Result<Session, Error> {
+        let desc = *self.inner.registry.resolve(language, backend)?;
         if !desc.capabilities.sessions {
             return Err(Error::InvalidRequest(format!(
-                "{} runs each program in a fresh interpreter: it has no sessions",
-                desc.name
+                "{} ({}) runs each program in a fresh interpreter: it has no sessions",
+                desc.name, desc.backend
             )));
         }
         let isolation = self.isolation_for(&desc, isolation)?;
@@ -614,6 +652,11 @@ impl Session {
         self.desc.id
     }
 
+    /// The session's backend.
+    pub fn backend(&self) -> &'static str {
+        self.desc.backend
+    }
+
     /// Where its runs execute.
     pub fn isolation(&self) -> Isolation {
         self.isolation
@@ -649,8 +692,12 @@ impl Session {
                     None => self.manager.take_instance(&self.desc, &io)?,
                 };
                 match inst.run(spec.request, &io, grace) {
-                    Waited::Finished(r) => {
-                        self.instance = Some(inst);
+                    Waited::Finished(r, reusable) => {
+                        if reusable {
+                            self.instance = Some(inst);
+                        } else {
+                            self.lost = true;
+                        }
                         r?
                     }
                     Waited::Abandoned(outcome) => {
@@ -666,6 +713,7 @@ impl Session {
         };
         Ok(RunResult {
             language: self.desc.id.to_string(),
+            backend: self.desc.backend.to_string(),
             outcome,
             isolation: self.isolation,
             duration: started.elapsed(),

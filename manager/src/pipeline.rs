@@ -24,8 +24,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A pipeline definition.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -57,6 +56,9 @@ pub struct Step {
     /// The language (an id, alias or extension); default: from `file`'s extension.
     #[serde(default)]
     pub language: Option<String>,
+    /// The backend (`polyrun langs`); default: the language's default.
+    #[serde(default)]
+    pub backend: Option<String>,
     /// The code (exactly one of `code` and `file`).
     #[serde(default)]
     pub code: Option<String>,
@@ -76,6 +78,18 @@ pub struct Step {
 }
 
 impl Step {
+    /// The backend that runs this step.
+    fn backend_in<'r>(
+        &self,
+        registry: &'r polyrun_engine::Registry,
+    ) -> Result<&'r polyrun_engine::RuntimeDescriptor, Error> {
+        registry.find(
+            self.language.as_deref(),
+            self.file.as_deref(),
+            self.backend.as_deref(),
+        )
+    }
+
     /// A step running `code` in `language`.
     pub fn code(language: impl Into<String>, code: impl Into<String>) -> Self {
         Step {
@@ -159,15 +173,12 @@ impl Pipeline {
                     None => format!("step `{name}` has no `code` (or `file`)"),
                 }));
             }
-            match (&step.language, &step.file) {
-                (Some(l), _) => manager.registry().get(l).map(|_| ())?,
-                (None, Some(f)) => manager.registry().for_path(f).map(|_| ())?,
-                (None, None) => {
-                    return Err(Error::InvalidRequest(format!(
-                        "step `{name}` has no `language` (and no file to infer it from)"
-                    )));
-                }
+            if step.language.is_none() && step.file.is_none() {
+                return Err(Error::InvalidRequest(format!(
+                    "step `{name}` has no `language` (and no file to infer it from)"
+                )));
             }
+            step.backend_in(manager.registry())?;
         }
         Ok(())
     }
@@ -366,14 +377,8 @@ impl RuntimeManager {
                     None,
                 ),
                 Ok(input) => {
-                    let language = match &step.language {
-                        Some(l) => self.registry().get(l)?.id,
-                        None => {
-                            self.registry()
-                                .for_path(step.file.as_deref().unwrap_or(""))?
-                                .id
-                        }
-                    };
+                    let desc = *step.backend_in(self.registry())?;
+                    let language = desc.id;
                     on_event(PipelineEvent::StepStarted {
                         step: name.clone(),
                         index,
@@ -392,6 +397,7 @@ impl RuntimeManager {
                     let sink = on_event.clone();
                     let step_name = name.clone();
                     let mut spec = RunSpec::new(language, step.code.clone().unwrap_or_default())
+                        .backend(desc.backend)
                         .limits(
                             step.limits
                                 .clone()
@@ -460,36 +466,16 @@ impl RuntimeManager {
     }
 }
 
-/// Runs `spec`, cancelling it when `cancel` is cancelled.
+/// Runs `spec`, stopped when `cancel` is (its control is a child of `cancel`).
 fn run_cancellable(
     manager: &RuntimeManager,
     spec: RunSpec,
     cancel: Option<&RunControl>,
 ) -> Result<crate::RunResult, Error> {
-    let Some(cancel) = cancel else {
-        return manager.run(spec);
-    };
-    if cancel.interrupted().is_some() {
-        spec.control().cancel();
+    match cancel {
+        Some(cancel) => manager.run(spec.with_control(cancel.child())),
+        None => manager.run(spec),
     }
-    let step = spec.control();
-    let done = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let (cancel, done) = (cancel.clone(), done.clone());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::SeqCst) {
-                if cancel.interrupted().is_some() {
-                    step.cancel();
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        })
-    };
-    let result = manager.run(spec);
-    done.store(true, Ordering::SeqCst);
-    let _ = watcher.join();
-    result
 }
 
 #[cfg(test)]
@@ -541,7 +527,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             p.steps[0].limits.as_ref().unwrap().wall_time,
-            Some(Duration::from_millis(500))
+            Some(std::time::Duration::from_millis(500))
         );
         let e = serde_json::from_value::<Pipeline>(json!({"steps": [{"lang": "lua"}]}))
             .unwrap_err()

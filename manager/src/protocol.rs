@@ -1,40 +1,30 @@
 //! The worker protocol: JSON lines over a worker process's stdin (commands) and stdout
 //! (messages). See `docs/worker-protocol.md` for the prose version.
 
-use polyrun_engine::{Event, HostCall, Limits, Outcome, RuntimeInfo};
+use polyrun_engine::{Event, HostCall, Outcome, RuntimeInfo, WireError};
 use serde::{Deserialize, Serialize};
 
-/// Version of this protocol, sent in [`Message::Ready`].
-pub const PROTOCOL_VERSION: u32 = 1;
+pub use polyrun_engine::wire::HostReply;
+
+/// Version of this protocol, sent in [`Message::Ready`] (2: the engine's run command with
+/// `backend`, typed errors; `timeout_ms` is gone — `limits.wall_time_ms` is the one timeout).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Exit status a worker uses when its allocation ceiling (the memory limit) was hit.
 pub const EXIT_MEMORY_LIMIT: i32 = 86;
 
-/// A run command.
+/// A run command: the engine's [`polyrun_engine::wire::RunCommand`] (language, backend, code,
+/// filename, limits, session) with the worker's own fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunCommand {
     /// Caller-chosen id echoed in every message about this run.
     pub id: String,
-    /// Language id, alias or nothing if `filename` has a known extension.
-    #[serde(default)]
-    pub language: Option<String>,
-    /// Source code.
-    pub code: String,
-    /// Name for diagnostics; its extension picks the language when `language` is absent.
-    #[serde(default)]
-    pub filename: Option<String>,
-    /// Limits (defaults apply to absent fields).
-    #[serde(default)]
-    pub limits: Limits,
-    /// Wall-clock timeout in ms; overrides `limits.wall_time_ms` when present.
-    #[serde(default)]
-    pub timeout_ms: Option<u64>,
+    /// What to run.
+    #[serde(flatten)]
+    pub run: polyrun_engine::wire::RunCommand,
     /// A repeated key returns the recorded result instead of running again.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
-    /// Runs in this named session: guest state is kept between runs of the same session.
-    #[serde(default)]
-    pub session: Option<String>,
 }
 
 /// What a worker reads, one JSON object per line, tagged by `type`.
@@ -71,34 +61,6 @@ pub enum Command {
     },
     /// Finish the current run, then exit.
     Shutdown,
-}
-
-/// The result of a helper call: `{"ok": VALUE}` or `{"error": "MESSAGE"}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HostReply {
-    /// What the helper returns.
-    Ok(serde_json::Value),
-    /// The message of the error the helper raises in the guest.
-    Error(String),
-}
-
-impl From<Result<serde_json::Value, String>> for HostReply {
-    fn from(r: Result<serde_json::Value, String>) -> Self {
-        match r {
-            Ok(v) => HostReply::Ok(v),
-            Err(e) => HostReply::Error(e),
-        }
-    }
-}
-
-impl From<HostReply> for Result<serde_json::Value, String> {
-    fn from(r: HostReply) -> Self {
-        match r {
-            HostReply::Ok(v) => Ok(v),
-            HostReply::Error(e) => Err(e),
-        }
-    }
 }
 
 /// Capabilities of the worker process itself.
@@ -172,30 +134,36 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         retiring: bool,
     },
-    /// A command could not be carried out (malformed line, unknown language, load failure).
+    /// A command could not be carried out (malformed line, unknown language or backend, load
+    /// failure): the engine's error, every field kept (`kind`, `message`, and `language`,
+    /// `name`, `available` where they apply).
     Error {
         /// The run's id, when the command had one.
         id: Option<String>,
         /// What went wrong.
-        message: String,
-        /// Machine-readable kind: `invalid_request`, `unknown_language`, `load`, `internal`.
-        kind: String,
+        #[serde(flatten)]
+        error: WireError,
     },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polyrun_engine::{Error, Limits};
 
     #[test]
     fn wire_format() {
         let c: Command = serde_json::from_str(
-            r#"{"type":"run","id":"1","language":"lua","code":"print(1)","timeout_ms":500,"idempotency_key":"k"}"#,
+            r#"{"type":"run","id":"1","language":"lua","backend":"mlua","code":"print(1)","limits":{"wall_time_ms":500},"idempotency_key":"k"}"#,
         )
         .unwrap();
         let Command::Run(run) = &c else { panic!() };
-        assert_eq!(run.timeout_ms, Some(500));
-        assert_eq!(run.limits, Limits::default());
+        assert_eq!(
+            run.run.limits.wall_time,
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(run.run.limits.memory_bytes, Limits::default().memory_bytes);
+        assert_eq!(run.run.backend.as_deref(), Some("mlua"));
         let back: Command = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
         let m = Message::InputRequest { id: "1".into() };
@@ -223,6 +191,23 @@ mod tests {
                 call: 1,
                 reply: HostReply::Ok(5.into())
             }
+        );
+        let e = Message::Error {
+            id: Some("1".into()),
+            error: Error::UnknownBackend {
+                language: "lua".into(),
+                name: "luajit".into(),
+                available: vec!["mlua".into()],
+            }
+            .to_wire(),
+        };
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["kind"], "unknown_backend");
+        assert_eq!(json["available"][0], "mlua");
+        assert_eq!(
+            serde_json::from_value::<Message>(json).unwrap(),
+            e,
+            "errors round-trip"
         );
     }
 }

@@ -3,11 +3,12 @@
 //! a cancel's grace period. A worker that dies still yields a well-formed outcome.
 
 use crate::protocol::{Command, EXIT_MEMORY_LIMIT, Message, RunCommand};
-use polyrun_engine::{Error, LimitKind, Outcome, RunIo, RunRequest};
+use crate::watch::{self, Verdict, Watch};
+use polyrun_engine::{Error, LimitKind, Outcome, RunIo, RunRequest, RuntimeDescriptor};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command as Process, ExitStatus, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,6 @@ use std::time::{Duration, Instant};
 pub const WORKER_ENV: &str = "POLYRUN_WORKER";
 /// How long a new worker may take to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(10);
 /// Bytes of a worker's stderr kept for crash reports.
 const STDERR_TAIL: usize = 4096;
 
@@ -55,6 +55,8 @@ impl WorkerCommand {
 enum Line {
     Msg(Box<Message>),
     Eof,
+    /// The current run's control tripped: the watchdog looks now.
+    Wake,
 }
 
 /// A live worker process.
@@ -62,6 +64,7 @@ pub(crate) struct Worker {
     child: Child,
     input: Arc<Mutex<ChildStdin>>,
     lines: mpsc::Receiver<Line>,
+    wake: mpsc::Sender<Line>,
     stderr_tail: Arc<Mutex<Vec<u8>>>,
     next_id: u64,
     dead: bool,
@@ -122,6 +125,7 @@ impl Worker {
         let input = child.stdin.take().expect("piped");
 
         let (tx, lines) = mpsc::channel();
+        let wake = tx.clone();
         std::thread::Builder::new()
             .name("polyrun-worker-out".into())
             .spawn(move || {
@@ -157,6 +161,7 @@ impl Worker {
             child,
             input: Arc::new(Mutex::new(input)),
             lines,
+            wake,
             stderr_tail,
             next_id: 0,
             dead: false,
@@ -261,7 +266,7 @@ impl Worker {
     /// written to before the run started: then the caller may retry on a new worker).
     pub(crate) fn run(
         &mut self,
-        language: &str,
+        desc: &RuntimeDescriptor,
         request: &RunRequest,
         session: Option<&str>,
         idempotency_key: Option<&str>,
@@ -272,30 +277,38 @@ impl Worker {
         let id = format!("r{}", self.next_id);
         let control = io.control().clone();
         control.arm(request.limits.wall_time);
+        let wake = self.wake.clone();
+        let mut watch = Watch::new(&control, grace, move || {
+            let _ = wake.send(Line::Wake);
+        });
+        let mut limits = request.limits.clone();
+        // The worker's clock starts later than ours: it gets what is left of the budget.
+        if let Some(d) = control.deadline() {
+            limits.wall_time = Some(d.saturating_duration_since(Instant::now()));
+        }
         let cmd = Command::Run(RunCommand {
             id: id.clone(),
-            language: Some(language.to_string()),
-            code: request.code.clone(),
-            filename: request.filename.clone(),
-            limits: request.limits.clone(),
-            timeout_ms: control
-                .deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64),
+            run: polyrun_engine::wire::RunCommand {
+                language: Some(desc.id.to_string()),
+                backend: Some(desc.backend.to_string()),
+                code: request.code.clone(),
+                filename: request.filename.clone(),
+                limits,
+                session: session.map(str::to_string),
+            },
             idempotency_key: idempotency_key.map(str::to_string),
-            session: session.map(str::to_string),
         });
         if let Err(e) = Self::send(&self.input, &cmd) {
             self.kill();
             return Err(Error::Worker(format!("cannot send the run: {e}")));
         }
 
-        let mut stop_seen: Option<Instant> = None;
         // The run's helper calls are answered in order on one thread of their own (started at
         // the first call, ended with the run): a store may take a moment, and the watchdog below
         // must keep running meanwhile.
         let mut helper: Option<mpsc::Sender<(u64, polyrun_engine::HostCall)>> = None;
         loop {
-            match self.lines.recv_timeout(POLL) {
+            match watch::recv(&self.lines, &watch) {
                 Ok(Line::Msg(msg)) => match *msg {
                     Message::Event { id: i, event } if i == id => io.forward(event),
                     Message::InputRequest { id: i } if i == id => {
@@ -347,49 +360,30 @@ impl Worker {
                         };
                         return Ok(WorkerRun { outcome, replayed });
                     }
-                    Message::Error {
-                        id: Some(i),
-                        message,
-                        kind,
-                    } if i == id => {
-                        return Err(match kind.as_str() {
-                            "load" => Error::Load {
-                                language: language.to_string(),
-                                message,
-                            },
-                            "invalid_request" | "unknown_language" => {
-                                Error::InvalidRequest(message)
-                            }
-                            _ => Error::Worker(message),
-                        });
+                    Message::Error { id: Some(i), error } if i == id => {
+                        return Err(error.into());
                     }
                     _ => {}
                 },
-                Ok(Line::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                Ok(Line::Eof) | Err(false) => {
                     return Ok(WorkerRun {
                         outcome: self.death_outcome(io),
                         replayed: false,
                     });
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some(i) = control.check() {
-                        match stop_seen {
-                            None => {
-                                stop_seen = Some(Instant::now());
-                                let _ =
-                                    Self::send(&self.input, &Command::Cancel { id: id.clone() });
-                            }
-                            Some(since) if since.elapsed() >= grace => {
-                                self.kill();
-                                return Ok(WorkerRun {
-                                    outcome: Outcome::from_interrupt(i),
-                                    replayed: false,
-                                });
-                            }
-                            Some(_) => {}
-                        }
+                Ok(Line::Wake) | Err(true) => match watch.look() {
+                    Verdict::Wait => {}
+                    Verdict::Ask(_) => {
+                        let _ = Self::send(&self.input, &Command::Cancel { id: id.clone() });
                     }
-                }
+                    Verdict::Kill(i) => {
+                        self.kill();
+                        return Ok(WorkerRun {
+                            outcome: Outcome::from_interrupt(i),
+                            replayed: false,
+                        });
+                    }
+                },
             }
         }
     }

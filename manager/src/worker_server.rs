@@ -9,16 +9,15 @@ use crate::protocol::{
 };
 use lru::LruCache;
 use polyrun_engine::{
-    Error, Event, Host, HostCall, LoadContext, Outcome, Registry, RunControl, RunIo, RunRequest,
-    Runtime, Stdin,
+    Error, Event, Host, HostCall, Outcome, Pool, Registry, RunControl, RunIo, RunRequest, Stdin,
+    drive,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::num::NonZeroUsize;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Results remembered for idempotency keys.
 const IDEMPOTENCY_CAPACITY: usize = 256;
@@ -48,7 +47,8 @@ struct Current {
     host: Option<mpsc::Sender<(u64, HostReply)>>,
 }
 
-/// stdin for a guest inside a worker: asks the manager for each line.
+/// stdin for a guest inside a worker: asks the manager for each line. A stop of the run
+/// answers the pending read with the end of input.
 struct ProtocolStdin {
     id: String,
     out: Out,
@@ -58,25 +58,21 @@ struct ProtocolStdin {
 
 impl Stdin for ProtocolStdin {
     fn read_line(&mut self) -> Option<String> {
+        if self.control.check().is_some() {
+            return None;
+        }
         send(
             &self.out,
             &Message::InputRequest {
                 id: self.id.clone(),
             },
         );
-        loop {
-            match self.rx.recv_timeout(Duration::from_millis(20)) {
-                Ok(line) => return line,
-                Err(RecvTimeoutError::Disconnected) => return None,
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.control.check().is_some() {
-                        return None;
-                    }
-                }
-            }
-        }
+        self.rx.recv().ok().flatten()
     }
 }
+
+/// The call number of the reply a stop of the run sends to a pending helper call.
+const STOPPED: u64 = u64::MAX;
 
 /// The `polyrun` helpers of a guest inside a worker: every call goes to the manager, which owns
 /// the run's input, output and variables.
@@ -84,7 +80,6 @@ struct ProtocolHost {
     id: String,
     out: Out,
     replies: Mutex<(u64, mpsc::Receiver<(u64, HostReply)>)>,
-    control: RunControl,
 }
 
 impl Host for ProtocolHost {
@@ -101,15 +96,10 @@ impl Host for ProtocolHost {
             },
         );
         loop {
-            match guard.1.recv_timeout(Duration::from_millis(20)) {
-                Ok((n, reply)) if n == call => return reply.into(),
+            match guard.1.recv() {
+                Ok((n, reply)) if n == call || n == STOPPED => return reply.into(),
                 Ok(_) => {}
-                Err(RecvTimeoutError::Disconnected) => return Err("the manager is gone".into()),
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some(i) = self.control.check() {
-                        return Err(format!("polyrun: {i:?}"));
-                    }
-                }
+                Err(_) => return Err("the manager is gone".into()),
             }
         }
     }
@@ -122,42 +112,21 @@ struct Recorded {
 }
 
 struct Executor {
-    registry: Registry,
+    /// Warm instances (reset once a run's `done` is out) and sessions.
+    pool: Pool,
     out: Out,
     current: Arc<Mutex<Current>>,
     cancelled: Arc<Mutex<HashSet<String>>>,
-    /// One warm instance per language, reset after each run.
-    warm: HashMap<&'static str, Box<dyn Runtime>>,
-    sessions: HashMap<String, Box<dyn Runtime>>,
     recorded: LruCache<String, Recorded>,
-    /// The instance of the last non-session run, to reset and park once its `done` is out.
-    to_reset: Option<(&'static str, Box<dyn Runtime>)>,
-}
-
-impl Executor {
-    fn park_after_reset(&mut self) {
-        if let Some((id, mut rt)) = self.to_reset.take()
-            && rt.reset().is_ok()
-        {
-            self.warm.insert(id, rt);
-        }
-    }
 }
 
 impl Executor {
     fn error(&self, id: Option<String>, e: &Error) {
-        let kind = match e {
-            Error::UnknownLanguage { .. } => "unknown_language",
-            Error::InvalidRequest(_) => "invalid_request",
-            Error::Load { .. } => "load",
-            _ => "internal",
-        };
         send(
             &self.out,
             &Message::Error {
                 id,
-                message: e.to_string(),
-                kind: kind.into(),
+                error: e.to_wire(),
             },
         );
     }
@@ -188,16 +157,7 @@ impl Executor {
             );
             return;
         }
-        let desc = match &cmd.language {
-            Some(lang) => self.registry.get(lang),
-            None => match &cmd.filename {
-                Some(f) => self.registry.for_path(f),
-                None => Err(Error::InvalidRequest(
-                    "a run needs a language or a filename with a known extension".into(),
-                )),
-            },
-        };
-        let desc = match desc {
+        let desc = match cmd.run.resolve(self.pool.registry()) {
             Ok(d) => *d,
             Err(e) => return self.error(Some(id), &e),
         };
@@ -213,6 +173,12 @@ impl Executor {
         }
         let (input_tx, input_rx) = mpsc::channel();
         let (host_tx, host_rx) = mpsc::channel();
+        // A stop answers a pending stdin read (end of input) and helper call (an error).
+        let (stop_input, stop_host) = (input_tx.clone(), host_tx.clone());
+        control.on_stop(move |i| {
+            let _ = stop_input.send(None);
+            let _ = stop_host.send((STOPPED, HostReply::Error(format!("polyrun: {i}"))));
+        });
         {
             let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
             *cur = Current {
@@ -223,10 +189,8 @@ impl Executor {
             };
         }
 
-        let mut limits = cmd.limits.clone();
-        if let Some(ms) = cmd.timeout_ms {
-            limits.wall_time = Some(Duration::from_millis(ms));
-        }
+        let request = cmd.run.request();
+        let limits = &request.limits;
         let record = cmd.idempotency_key.is_some();
         let events = Arc::new(Mutex::new(Vec::new()));
         let (out, ev, eid) = (self.out.clone(), events.clone(), id.clone());
@@ -258,16 +222,16 @@ impl Executor {
             id: id.clone(),
             out: self.out.clone(),
             replies: Mutex::new((0, host_rx)),
-            control: control.clone(),
         }));
-        let request = RunRequest {
-            code: cmd.code,
-            filename: cmd.filename,
-            limits,
-        };
 
         let started = Instant::now();
-        let result = self.run_on_instance(desc, cmd.session.as_deref(), &request, &io);
+        let result = self.pool.run_with(
+            &desc,
+            cmd.run.session.as_deref(),
+            &request,
+            &io,
+            with_ceiling,
+        );
         let duration_ms = started.elapsed().as_millis() as u64;
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Current::default();
 
@@ -310,66 +274,28 @@ impl Executor {
     /// heap passed [`retire_bytes`].
     fn should_retire(&self) -> bool {
         alloc::installed()
-            && self.sessions.is_empty()
+            && self.pool.session_count() == 0
             && retire_bytes().is_some_and(|limit| alloc::allocated() > limit)
     }
+}
 
-    fn run_on_instance(
-        &mut self,
-        desc: polyrun_engine::RuntimeDescriptor,
-        session: Option<&str>,
-        request: &RunRequest,
-        io: &RunIo,
-    ) -> Result<Outcome, Error> {
-        let slot = match session {
-            Some(s) => self.sessions.remove(s),
-            None => self.warm.remove(desc.id),
-        };
-        let mut rt = match slot {
-            Some(rt) => rt,
-            None => (desc.load)(&LoadContext::with_progress(Arc::new({
-                let io = io.clone();
-                move |e| io.forward(e)
-            })))?,
-        };
-
-        // The process-wide allocation ceiling backs up backends that cannot limit memory.
-        if let Some(limit) = request.limits.memory_bytes {
-            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-            let ceiling = alloc::allocated()
-                .saturating_add(limit)
-                .saturating_add(CEILING_SLACK.max(limit / 4));
-            alloc::set_ceiling(Some(ceiling), EXIT_MEMORY_LIMIT);
-        }
-        let result = catch_unwind(AssertUnwindSafe(|| rt.run(request, io)));
-        alloc::set_ceiling(None, EXIT_MEMORY_LIMIT);
-
-        match result {
-            Ok(Ok(outcome)) => {
-                match session {
-                    Some(s) => {
-                        self.sessions.insert(s.to_string(), rt);
-                    }
-                    // Reset after `done` is sent (in `execute`), not before: the caller should
-                    // not wait for the next run's fresh state.
-                    None => self.to_reset = Some((desc.id, rt)),
-                }
-                Ok(outcome)
-            }
-            Ok(Err(e)) => Err(e),
-            Err(p) => {
-                let msg = p
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Err(Error::Internal(format!(
-                    "the {} backend panicked: {msg}",
-                    desc.id
-                )))
-            }
-        }
+/// [`drive`] under the process-wide allocation ceiling, which backs up backends that cannot
+/// limit memory themselves.
+fn with_ceiling(
+    rt: &mut dyn polyrun_engine::Runtime,
+    request: &RunRequest,
+    io: &RunIo,
+) -> polyrun_engine::Driven {
+    if let Some(limit) = request.limits.memory_bytes {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let ceiling = alloc::allocated()
+            .saturating_add(limit)
+            .saturating_add(CEILING_SLACK.max(limit / 4));
+        alloc::set_ceiling(Some(ceiling), EXIT_MEMORY_LIMIT);
     }
+    let driven = drive(rt, request, io);
+    alloc::set_ceiling(None, EXIT_MEMORY_LIMIT);
+    driven
 }
 
 /// The heap size past which a worker process retires after a run (no session open):
@@ -398,7 +324,7 @@ pub fn serve(
             version: polyrun_engine::VERSION.to_string(),
             protocol: PROTOCOL_VERSION,
             pid: std::process::id(),
-            languages: registry.descriptors().iter().map(|d| d.info()).collect(),
+            languages: registry.infos(),
             capabilities: WorkerCapabilities {
                 memory_ceiling: alloc::installed(),
                 idempotency: true,
@@ -419,23 +345,21 @@ pub fn serve(
         .spawn(move || {
             // Instances are not `Send`: they are created and used on this thread only.
             let mut executor = Executor {
-                registry,
+                pool: Pool::new(registry),
                 out: exec_out,
                 current: exec_current,
                 cancelled: exec_cancelled,
-                warm: HashMap::new(),
-                sessions: HashMap::new(),
                 recorded: LruCache::new(NonZeroUsize::new(IDEMPOTENCY_CAPACITY).expect("non-zero")),
-                to_reset: None,
             };
             for cmd in jobs_rx {
                 match cmd {
                     Command::Run(run) => {
                         executor.execute(run);
-                        executor.park_after_reset();
+                        // After `done` is out: the caller does not wait for the fresh state.
+                        executor.pool.reset_pending();
                     }
                     Command::EndSession { session } => {
-                        executor.sessions.remove(&session);
+                        executor.pool.end_session(&session);
                     }
                     _ => {}
                 }
@@ -455,8 +379,7 @@ pub fn serve(
                     &out,
                     &Message::Error {
                         id: None,
-                        message: format!("malformed command: {e}"),
-                        kind: "invalid_request".into(),
+                        error: Error::InvalidRequest(format!("malformed command: {e}")).to_wire(),
                     },
                 );
                 continue;

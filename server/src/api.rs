@@ -15,12 +15,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// An error as the API returns it: a status and `{"error": message}`.
+/// An error as the API returns it: a status and `{"error": message}`, plus the engine's error
+/// fields (`kind`, `name`, `available`...) when the engine refused the request.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     message: String,
     retry_after: Option<Duration>,
+    engine: Option<polyrun_engine::WireError>,
 }
 
 impl ApiError {
@@ -29,6 +31,15 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            engine: None,
+        }
+    }
+
+    /// A 400 for an error of the engine, with its fields.
+    pub fn engine(e: &polyrun_engine::Error) -> Self {
+        ApiError {
+            engine: Some(e.to_wire()),
+            ..ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
         }
     }
 
@@ -39,11 +50,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (
-            self.status,
-            Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response();
+        let mut body = match &self.engine {
+            Some(w) => serde_json::to_value(w).unwrap_or_default(),
+            None => serde_json::json!({}),
+        };
+        body["error"] = self.message.into();
+        let mut r = (self.status, Json(body)).into_response();
         if let Some(wait) = self.retry_after {
             let secs = wait.as_secs().max(1).to_string();
             r.headers_mut().insert(
@@ -62,7 +74,7 @@ impl IntoResponse for ApiError {
 impl From<Refused> for ApiError {
     fn from(r: Refused) -> Self {
         let status = match &r {
-            Refused::Invalid(_) => StatusCode::BAD_REQUEST,
+            Refused::Engine(_) => StatusCode::BAD_REQUEST,
             Refused::Conflict(_) => StatusCode::CONFLICT,
             Refused::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             Refused::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -71,10 +83,15 @@ impl From<Refused> for ApiError {
             Refused::TooMany { retry_after, .. } => Some(*retry_after),
             _ => None,
         };
+        let engine = match &r {
+            Refused::Engine(w) => Some((**w).clone()),
+            _ => None,
+        };
         ApiError {
             status,
             message: r.to_string(),
             retry_after,
+            engine,
         }
     }
 }

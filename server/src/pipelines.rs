@@ -88,7 +88,7 @@ pub async fn run_pipeline(
     pipeline.namespace = Some(token_namespace(&who, asked.as_deref()));
     pipeline
         .validate(&state.manager)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+        .map_err(|e| ApiError::engine(&e))?;
     let slot = state.admit_pipeline(&who)?;
     let control = RunControl::new();
     let guard = CancelOnDrop(Some(control.clone()));
@@ -129,7 +129,7 @@ pub async fn run_pipeline(
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    .map_err(|e| ApiError::engine(&e))?;
     guard.disarm();
     Ok(Json(result).into_response())
 }

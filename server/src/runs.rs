@@ -143,6 +143,9 @@ impl Drop for TokenSlot {
 pub struct RunBody {
     /// Language id, alias or extension.
     pub language: String,
+    /// The backend (`GET /v1/languages`); default: the language's default.
+    #[serde(default)]
+    pub backend: Option<String>,
     /// The source.
     pub code: String,
     /// Standard input given up front.
@@ -259,6 +262,8 @@ pub struct Run {
     pub owner: Principal,
     /// Canonical language id.
     pub language: String,
+    /// The backend that runs it.
+    pub backend: String,
     /// The limits it runs under.
     pub limits: Limits,
     /// Its session, if any.
@@ -379,6 +384,7 @@ impl Run {
         serde_json::json!({
             "id": self.id,
             "language": self.language,
+            "backend": self.backend,
             "status": inner.status,
             "created_at_ms": unix_ms(self.created),
             "started_at_ms": inner.started.map(|s| unix_ms(s.0)),
@@ -445,9 +451,10 @@ struct SessionSlot {
 /// Why a submission is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {
-    /// Malformed or unsupported request (400).
-    #[error("{0}")]
-    Invalid(String),
+    /// The engine refused the request (400): unknown language or backend, no sessions...; the
+    /// response carries the engine's error fields (`kind`, `available`).
+    #[error("{}", .0.message)]
+    Engine(Box<polyrun_engine::WireError>),
     /// Conflicts with an earlier request (409).
     #[error("{0}")]
     Conflict(String),
@@ -589,8 +596,8 @@ impl State {
         let desc = *self
             .manager
             .registry()
-            .get(&body.language)
-            .map_err(|e| Refused::Invalid(e.to_string()))?;
+            .resolve(&body.language, body.backend.as_deref())
+            .map_err(|e| Refused::Engine(Box::new(e.to_wire())))?;
         let fingerprint = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -632,7 +639,7 @@ impl State {
         }
         let slot = match &body.session {
             None => None,
-            Some(name) => match self.session_slot(who, name, desc.id) {
+            Some(name) => match self.session_slot(who, name, &desc) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     self.pending.fetch_sub(1, Ordering::SeqCst);
@@ -655,6 +662,7 @@ impl State {
         let (tx, rx) = mpsc::channel();
         let id = uuid::Uuid::new_v4().to_string();
         let mut spec = RunSpec::new(desc.id, body.code.clone())
+            .backend(desc.backend)
             .limits(limits.clone())
             .isolation(Isolation::Worker)
             .input(body.input.clone().map(|j| j.0).unwrap_or_default())
@@ -670,6 +678,7 @@ impl State {
             id,
             owner: who.clone(),
             language: desc.id.to_string(),
+            backend: desc.backend.to_string(),
             limits,
             session: body.session.clone(),
             idempotency_key: body.idempotency_key.clone(),
@@ -738,8 +747,9 @@ impl State {
         &self,
         who: &Principal,
         name: &str,
-        language: &'static str,
+        desc: &polyrun_engine::RuntimeDescriptor,
     ) -> Result<Arc<SessionSlot>, Refused> {
+        let language = desc.label();
         let mut sessions = lock(&self.sessions);
         if let Some(slot) = sessions.get(&(who.clone(), name.to_string())) {
             if slot.language != language {
@@ -763,10 +773,10 @@ impl State {
         }
         let session = self
             .manager
-            .session(language, Some(Isolation::Worker))
-            .map_err(|e| Refused::Invalid(e.to_string()))?;
+            .session_on(desc.id, Some(desc.backend), Some(Isolation::Worker))
+            .map_err(|e| Refused::Engine(Box::new(e.to_wire())))?;
         let slot = Arc::new(SessionSlot {
-            language: language.to_string(),
+            language,
             session: Mutex::new(Some(session)),
             last_used: Mutex::new(Instant::now()),
         });
@@ -968,6 +978,7 @@ async fn execute(state: Arc<State>, pending: Pending) {
 fn cancelled_result(run: &Run) -> RunResult {
     RunResult {
         language: run.language.clone(),
+        backend: run.backend.clone(),
         outcome: Outcome::Cancelled,
         isolation: Isolation::Worker,
         duration: Duration::ZERO,

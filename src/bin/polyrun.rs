@@ -16,7 +16,6 @@ use polyrun_manager::alloc::{self, CountingAlloc};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -96,6 +95,9 @@ struct RunArgs {
     /// Language (id, alias or extension); required with -e.
     #[arg(short, long)]
     lang: Option<String>,
+    /// The backend to run on (see `polyrun langs`); default: the language's default.
+    #[arg(long)]
+    backend: Option<String>,
     /// Run CODE instead of a file.
     #[arg(
         short = 'e',
@@ -373,27 +375,19 @@ fn fetch(langs: Vec<String>, list: bool, json: bool) -> u8 {
     code
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C cancels the run (exit 130) instead of killing polyrun.
+/// Ctrl-C cancels the run (exit 130) instead of killing polyrun: signal-hook turns the
+/// signal into a wake-up of a thread that sleeps until it comes (no polling).
 fn cancel_on_sigint(control: polyrun::RunControl) {
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
-    }
-    std::thread::spawn(move || {
-        loop {
-            if INTERRUPTED.load(Ordering::SeqCst) {
-                control.cancel();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+    match signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT]) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    control.cancel();
+                }
+            });
         }
-    });
+        Err(e) => eprintln!("polyrun: Ctrl-C will not cancel the run: {e}"),
+    }
 }
 
 fn nonzero<T: PartialEq + Default>(v: T) -> Option<T> {
@@ -402,12 +396,15 @@ fn nonzero<T: PartialEq + Default>(v: T) -> Option<T> {
 
 fn host_error(e: &Error, json: bool) -> u8 {
     let code = match e {
-        Error::UnknownLanguage { .. } | Error::InvalidRequest(_) => exit::USAGE,
+        Error::UnknownLanguage { .. } | Error::UnknownBackend { .. } | Error::InvalidRequest(_) => {
+            exit::USAGE
+        }
         _ => exit::INTERNAL,
     };
     if json {
-        let line =
-            serde_json::json!({"type": "error", "message": e.to_string(), "exit_code": code});
+        let mut line = serde_json::to_value(e.to_wire()).unwrap_or_default();
+        line["type"] = "error".into();
+        line["exit_code"] = code.into();
         println!("{line}");
     } else {
         eprintln!("polyrun: {e}");
@@ -473,6 +470,9 @@ fn run(args: RunArgs) -> u8 {
         Some(l) => RunSpec::new(l.clone(), code),
         None => RunSpec::code(code),
     };
+    if let Some(b) = &args.backend {
+        spec = spec.backend(b.clone());
+    }
     if let Some(f) = filename {
         spec = spec.filename(f);
     }
@@ -532,14 +532,9 @@ fn run(args: RunArgs) -> u8 {
         }
         Outcome::Error { diagnostic } => print_diagnostic(diagnostic, &display_name),
         Outcome::LimitExceeded { limit } => {
-            let detail = match limit {
-                LimitKind::Time => limits.wall_time.map(|t| format!(" ({t:?})")),
-                LimitKind::Memory => limits.memory_bytes.map(|m| format!(" ({m} bytes)")),
-                LimitKind::Output => limits.output_bytes.map(|m| format!(" ({m} bytes)")),
-            };
             eprintln!(
-                "polyrun: {limit} limit exceeded{}",
-                detail.unwrap_or_default()
+                "polyrun: {}",
+                polyrun::engine::Interrupt::Limit(*limit).describe(&limits)
             );
         }
         Outcome::Cancelled => eprintln!("polyrun: cancelled"),
@@ -594,25 +589,40 @@ fn emit(e: &Event, json: bool) {
     }
 }
 
+/// One line per backend (`*`: the language's default), with what it can do.
 fn langs(json: bool) -> u8 {
     let registry = polyrun::registry();
-    for d in registry.descriptors() {
+    if !json {
+        println!(
+            "{:<12} {:<13} {:<48} {:<18} {:<20} can",
+            "LANGUAGE", "BACKEND", "VERSION", "ALIASES", "EXTENSIONS"
+        );
+    }
+    for info in registry.infos() {
         if json {
-            let mut v = serde_json::to_value(d.info()).unwrap_or_default();
-            v["aliases"] = d.aliases.into();
-            v["extensions"] = d.extensions.into();
-            println!("{v}");
-        } else {
-            let exts: Vec<String> = d.extensions.iter().map(|e| format!(".{e}")).collect();
-            println!(
-                "{:<12} {:<28} {:<20} {:<30} {}",
-                d.id,
-                d.aliases.join(", "),
-                d.backend,
-                d.version,
-                exts.join(" ")
-            );
+            println!("{}", serde_json::to_value(&info).unwrap_or_default());
+            continue;
         }
+        let c = info.capabilities;
+        let can: Vec<&str> = [
+            (c.preemptible, "preempt"),
+            (c.memory_limit, "memory-limit"),
+            (c.stdin, "stdin"),
+            (c.sessions, "sessions"),
+        ]
+        .into_iter()
+        .filter_map(|(has, name)| has.then_some(name))
+        .collect();
+        let exts: Vec<String> = info.extensions.iter().map(|e| format!(".{e}")).collect();
+        println!(
+            "{:<12} {:<13} {:<48} {:<18} {:<20} {}",
+            info.language,
+            format!("{}{}", info.backend, if info.default { " *" } else { "" }),
+            info.version,
+            info.aliases.join(", "),
+            exts.join(" "),
+            can.join(", ")
+        );
     }
     exit::OK
 }

@@ -5,6 +5,7 @@
 // and from the WASI languages' stderr frames (wasi.js).
 
 const MAX_VALUE_BYTES = 4 << 20;
+const utf8 = new TextEncoder();
 
 export class RunHelpers {
   /**
@@ -31,14 +32,16 @@ export class RunHelpers {
   }
 
   #name(name) {
-    if (typeof name !== 'string' || name.length === 0 || name.length > 256) {
+    // Bytes of UTF-8, as natively (not UTF-16 units).
+    const bytes = typeof name === 'string' ? utf8.encode(name).length : 0;
+    if (bytes === 0 || bytes > 256) {
       throw new Error('a variable name must be 1 to 256 bytes long');
     }
     return name;
   }
 
   #size(what, value) {
-    const n = JSON.stringify(value ?? null).length;
+    const n = utf8.encode(JSON.stringify(value ?? null)).length;
     if (n > MAX_VALUE_BYTES) throw new Error(`${what} is ${n} bytes of JSON; the limit is ${MAX_VALUE_BYTES}`);
     return value ?? null;
   }

@@ -1,7 +1,10 @@
 // PHP in the browser: the same php.wasm and the same prelude as polyrun-php natively
 // (runtimes/php/src/prelude.php), run as a WASI command on the browser's WebAssembly engine with
 // wasi.js. What runtimes/php/src/lib.rs does in Rust, done here for the worker.
-import { Wasi } from './wasi.js';
+import { Wasi, WasiStop } from './wasi.js';
+
+/** Linear memory allowed above PHP's `memory_limit` (as runtimes/php's MEMORY_HEADROOM). */
+export const MEMORY_HEADROOM = 32 << 20;
 
 /** How the prelude evals the code: as runtimes/php's `source()`. */
 export function source(code) {
@@ -18,23 +21,13 @@ export function source(code) {
   return { code: lead + c, mode: template ? 'template' : 'code' };
 }
 
-/** The outcome, as runtimes/php's `outcome_of()`. */
+/** The outcome, as runtimes/php's `outcome_of()`: the prelude's report is the engine's Outcome. */
 export function outcomeOf(status, report) {
-  const error = report?.error;
-  if (error) {
-    if (error.kind === 'Fatal error' && error.message.startsWith('Allowed memory size of')) {
-      return { status: 'limit_exceeded', limit: 'memory' };
-    }
-    return {
-      status: 'error',
-      diagnostic: {
-        kind: error.kind, message: error.message, line: error.line ?? null, column: null,
-        frames: (error.frames ?? []).map((f) => ({ function: f.function ?? null, line: f.line ?? null, column: null })),
-      },
-    };
+  if (report?.status === 'completed' && status !== 0) {
+    return { status: 'error', diagnostic: { kind: 'SystemExit', message: `exit status ${status}`, line: null, column: null, frames: [] } };
   }
+  if (report) return report;
   if (status === 0) return { status: 'completed', value: null };
-  if (report) return { status: 'error', diagnostic: { kind: 'SystemExit', message: `exit status ${status}`, line: null, column: null, frames: [] } };
   return {
     status: 'error',
     diagnostic: { kind: 'Fatal error', message: `PHP stopped (exit status ${status}) before it could report why`, line: null, column: null, frames: [] },
@@ -43,13 +36,14 @@ export function outcomeOf(status, report) {
 
 /**
  * Runs one request on `module` (a compiled php.wasm).
- * @param {WebAssembly.Module} module
+ * @param {{ module: WebAssembly.Module, min: number, max: number }} compiled php.wasm with its
+ *   memory imported (wasi.js's `importMemory`), and that memory's limits in pages
  * @param {string} prelude the text of prelude.php
  * @param {{ code: string, filename?: string, limits: { memory_bytes?: number } }} request
  * @param {{ emit: (event: object) => void, readLine: () => (string|undefined),
  *           hostCall: (request: string) => string }} io
  */
-export function runPhp(module, prelude, request, io) {
+export function runPhp({ module, min, max }, prelude, request, io) {
   const { code, mode } = source(request.code);
   const nonce = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
   const memory = request.limits?.memory_bytes;
@@ -74,7 +68,7 @@ export function runPhp(module, prelude, request, io) {
       const nl = errText.indexOf('\n', at);
       if (nl < 0) break; // the rest of the line is still to come
       if (at > 0) io.emit({ type: 'stderr', text: errText.slice(0, at) });
-      try { report = JSON.parse(errText.slice(at + marker.length, nl)); } catch { report = {}; }
+      try { report = JSON.parse(errText.slice(at + marker.length, nl)); } catch (e) { report = { status: 'crashed', reason: `unreadable report from the PHP prelude: ${e}` }; }
       errText = errText.slice(nl + 1);
     }
     const keep = report === null ? errText.lastIndexOf('\x01') : -1;
@@ -88,14 +82,25 @@ export function runPhp(module, prelude, request, io) {
     stderr,
     readLine: io.readLine,
     hostCall: io.hostCall,
+    budget: io.budget,
   });
-  const instance = new WebAssembly.Instance(module, wasi.imports());
+  // Linear memory capped above memory_limit, as natively.
+  const cap = memory === undefined || memory === null ? max : Math.ceil((memory + MEMORY_HEADROOM) / 65536);
+  const imports = wasi.imports();
+  imports.polyrun = { memory: new WebAssembly.Memory({ initial: min, maximum: Math.max(min, Math.min(max, cap)) }) };
+  const instance = new WebAssembly.Instance(module, imports);
   let status;
   try {
     status = wasi.start(instance);
   } catch (e) {
-    return { status: 'crashed', reason: `the PHP VM trapped: ${e}` };
+    if (!(e instanceof WasiStop) && !io.budget.tripped) return { status: 'crashed', reason: `the PHP VM trapped: ${e}` };
   }
-  if (errText) io.emit({ type: 'stderr', text: errText });
+  if (io.budget.tripped) return { status: 'limit_exceeded', limit: io.budget.tripped };
+  try {
+    if (errText) io.emit({ type: 'stderr', text: errText });
+  } catch (e) {
+    if (e instanceof WasiStop) return { status: 'limit_exceeded', limit: e.limit };
+    throw e;
+  }
   return outcomeOf(status, report);
 }

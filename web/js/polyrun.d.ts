@@ -1,12 +1,15 @@
 // TypeScript declarations for polyrun.js, polyrun's browser API.
 
-/** A language the bundle runs. */
+/** A backend of a language the bundle runs (a language may have several). */
 export interface LanguageInfo {
   language: string;
   name: string;
   aliases: string[];
   extensions: string[];
+  /** The backend's id: what `RunOptions.backend` takes. */
   backend: string;
+  /** `true` for the language's default backend. */
+  default: boolean;
   version: string;
   capabilities: { preemptible: boolean; memory_limit: boolean; stdin: boolean; sessions: boolean };
 }
@@ -33,11 +36,20 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 /** How a run ended; `output` is what the program published with `polyrun.output(value)`. */
 export type Outcome = (
   | { status: 'completed'; value: Record<string, string> | null }
-  | { status: 'error'; diagnostic: Diagnostic }
+  | { status: 'error'; diagnostic: Diagnostic; error?: HostError }
   | { status: 'limit_exceeded'; limit: 'time' | 'memory' | 'output' }
   | { status: 'cancelled' }
   | { status: 'crashed'; reason: string }
 ) & { output?: Json };
+
+/** A failure of the host, not the guest (with `diagnostic.kind` `PolyrunError`). */
+export interface HostError {
+  kind: 'unknown_language' | 'unknown_backend' | 'invalid_request' | 'load' | 'worker' | 'internal' | 'io';
+  message: string;
+  language?: string;
+  name?: string;
+  available?: string[];
+}
 
 /** What a run reports while it runs. */
 export type RunEvent =
@@ -53,7 +65,9 @@ export interface RunOptions {
   stdin?: string;
   /** Ask the page for more lines as the program reads them (`stdin_request` events). */
   interactive?: boolean;
-  /** Time limit in milliseconds (default 10000; 0 for none). */
+  /** The backend to run on (see `languages()`); default: the language's default. */
+  backend?: string;
+  /** Time limit in milliseconds (default: the engine's, 10000; 0 for none). */
   timeoutMs?: number;
   memoryBytes?: number;
   maxOutputBytes?: number;

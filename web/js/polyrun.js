@@ -3,8 +3,9 @@
 // is ended by terminating the worker, which is then replaced.
 //
 //   const pr = await Polyrun.load({ baseUrl });
-//   pr.languages();                       // [{ language, name, aliases, extensions, ... }]
+//   pr.languages();                       // [{ language, backend, default, aliases, ... }]
 //   const outcome = await pr.run('js', code, { stdin, timeoutMs, onEvent });
+//   await pr.run('js', code, { backend: 'boa' }); // a backend of the language (default: its default)
 //   pr.cancel();                          // ends the current run (outcome: cancelled)
 //   await pr.run('py', code, { input: { n: 1 }, namespace: 'demo' }); // the polyrun helpers:
 //   outcome.output                        // what polyrun.output(value) published
@@ -37,6 +38,7 @@ export class Polyrun {
   #baseUrl;
   #worker = null;
   #languages = [];
+  #defaults = {}; // the engine's default limits (Limits as JSON)
   #current = null; // { id, resolve, timer, onEvent }
   #nextId = 1;
   #queue = Promise.resolve();
@@ -83,7 +85,7 @@ export class Polyrun {
     return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v.value]));
   }
 
-  /** The languages of the bundle. */
+  /** The backends of the bundle, one entry each (`default: true` for a language's default). */
   languages() {
     return this.#languages.map((l) => ({ ...l }));
   }
@@ -93,7 +95,7 @@ export class Polyrun {
    * @param {string} language id or alias
    * @param {string} code
    * @param {{ stdin?: string, interactive?: boolean, timeoutMs?: number, memoryBytes?: number,
-   *           maxOutputBytes?: number, filename?: string, session?: string,
+   *           maxOutputBytes?: number, filename?: string, session?: string, backend?: string,
    *           input?: any, namespace?: string, metadata?: object,
    *           onEvent?: (event: object) => void }} [options] `input` is what
    *           `polyrun.input()` returns; the outcome carries `output` when the program
@@ -145,19 +147,20 @@ export class Polyrun {
     await this.#ready;
     this.#starting = null;
     if (starting.cancelled) return { status: 'cancelled' };
-    const timeoutMs = options.timeoutMs ?? 10000;
-    const request = {
-      language,
-      code,
-      filename: options.filename ?? null,
-      session: options.session ?? null,
-      limits: {
-        wall_time_ms: timeoutMs > 0 ? timeoutMs : null,
-        memory_bytes: options.memoryBytes ?? 256 * 1024 * 1024,
-        output_bytes: options.maxOutputBytes ?? 1024 * 1024,
-        recursion_depth: 1000,
-      },
+    // Limits left out take the engine's defaults (one source: polyrun-engine's `Limits`);
+    // 0 means no limit.
+    const timeoutMs = options.timeoutMs ?? this.#defaults.wall_time_ms ?? 0;
+    const limits = {};
+    const set = (key, v) => {
+      if (v !== undefined && v !== null) limits[key] = v > 0 ? v : null;
     };
+    set('wall_time_ms', options.timeoutMs);
+    set('memory_bytes', options.memoryBytes);
+    set('output_bytes', options.maxOutputBytes);
+    const request = { language, code, limits };
+    if (options.backend) request.backend = options.backend;
+    if (options.filename) request.filename = options.filename;
+    if (options.session) request.session = options.session;
     const namespace = options.namespace ?? 'default';
     const helpers = {
       input: options.input ?? null,
@@ -235,6 +238,7 @@ export class Polyrun {
         if (m.type === 'ready') {
           this.#worker = worker;
           this.#languages = m.languages;
+          this.#defaults = m.defaults ?? {};
           worker.onerror = (err) => this.#finish({ status: 'crashed', reason: String(err.message) });
           resolve();
         } else if (m.type === 'event') {
@@ -259,7 +263,10 @@ export class Polyrun {
           if (m.fatal) {
             this.#abort(m.outcome);
           } else if (m.error) {
-            this.#finish({ status: 'error', diagnostic: { kind: 'PolyrunError', message: m.error } });
+            // A host error (unknown language or backend, a backend that cannot load): the
+            // engine's error, whole, next to a diagnostic a playground can show as is.
+            const diagnostic = { kind: 'PolyrunError', message: m.error.message ?? String(m.error), line: null, column: null, frames: [] };
+            this.#finish({ status: 'error', diagnostic, error: m.error });
           } else {
             this.#finish(m.outcome);
           }

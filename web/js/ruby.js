@@ -3,7 +3,7 @@
 // runtimes/ruby/src/lib.rs does with wasmtime, done here for the worker: the reactor's
 // canonical-ABI calls (`ruby-init`, `rb-eval-string-protect`, `rstring-ptr`) and its value
 // handles.
-import { Wasi, WasiExit } from './wasi.js';
+import { Budget, Wasi, WasiExit, WasiStop } from './wasi.js';
 
 const ARGV = ['ruby', '--disable-gems', '-EUTF-8', '-e_=0'];
 const EVAL = 'rb-eval-string-protect: func(str: string) -> tuple<handle<rb-abi-value>, s32>';
@@ -81,33 +81,46 @@ export class RubyVm {
     return [text, state];
   }
 
-  /** Runs a request: the outcome (as runtimes/ruby's `outcome_of`). */
-  run(request) {
+  /** Runs a request under `budget` (its limits): the outcome (as runtimes/ruby's
+   * `outcome_of`). A run that trapped (a limit among them) leaves the VM unusable (`broken`). */
+  run(request, budget) {
+    this.wasi.budget = budget;
+    try {
+      return this.#run(request);
+    } finally {
+      this.wasi.budget = new Budget();
+    }
+  }
+
+  #run(request) {
     const file = (request.filename ?? 'main.rb').split(/[\\/]/).pop() || 'main.rb';
     let json;
     let state;
     try {
       [json, state] = this.eval(`Polyrun.run(${literal(request.code)}, ${literal(file)})`);
     } catch (e) {
+      this.broken = !(e instanceof WasiExit);
+      if (this.wasi.budget.tripped) return { status: 'limit_exceeded', limit: this.wasi.budget.tripped };
+      if (e instanceof WasiStop) return { status: 'limit_exceeded', limit: e.limit };
       if (e instanceof WasiExit) {
         return e.code === 0 ? { status: 'completed', value: null } : exitError(e.code);
       }
       return { status: 'crashed', reason: `the Ruby VM trapped: ${e}` };
     }
-    if (state !== 0) return { status: 'error', diagnostic: diag('Exception', `the program ended abnormally (Ruby state ${state})`) };
-    const r = JSON.parse(json);
-    if (r.ok) {
-      if (r.exit !== undefined && r.exit !== null && r.exit !== 0) return exitError(r.exit);
-      return { status: 'completed', value: r.value === null ? null : { 'text/plain': r.value } };
+    // The guest went past its memory limit without a syscall after it: the limit still wins.
+    try {
+      this.wasi.budget.check(this.x.memory);
+    } catch (e) {
+      this.broken = true;
+      return { status: 'limit_exceeded', limit: e.limit };
     }
-    return {
-      status: 'error',
-      diagnostic: {
-        ...diag(r.class ?? 'Exception', r.message ?? ''),
-        line: r.line ?? null,
-        frames: (r.frames ?? []).map((f) => ({ function: f.function ?? null, line: f.line ?? null, column: null })),
-      },
-    };
+    if (state !== 0) return { status: 'error', diagnostic: diag('Exception', `the program ended abnormally (Ruby state ${state})`) };
+    // The prelude's report is the engine's Outcome.
+    try {
+      return JSON.parse(json);
+    } catch (e) {
+      return { status: 'crashed', reason: `unreadable report from the Ruby prelude: ${e}` };
+    }
   }
 }
 

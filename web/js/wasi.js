@@ -5,6 +5,113 @@
 
 const ERRNO = { SUCCESS: 0, BADF: 8, INVAL: 28, NOSYS: 52, SPIPE: 70, NOTCAPABLE: 76 };
 
+/** Thrown out of a syscall when the run must stop (a limit): the guest traps, as natively. */
+export class WasiStop extends Error {
+  constructor(limit) {
+    super(`polyrun: ${limit} limit exceeded`);
+    this.limit = limit;
+  }
+}
+
+const PAGE = 65536;
+
+function leb(n) {
+  const out = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function readLeb(bytes, at) {
+  let n = 0;
+  let shift = 0;
+  for (;;) {
+    const b = bytes[at++];
+    n += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+    if ((b & 0x80) === 0) return [n, at];
+  }
+}
+
+/**
+ * `module`'s bytes with its one defined memory turned into an import (`polyrun.memory`), so the
+ * host creates it with a maximum: the linear-memory cap that wasmtime's ResourceLimiter gives
+ * natively. Returns `{ bytes, min, max }` (pages; `max` is the module's own, or 65536).
+ */
+export function importMemory(bytes) {
+  let at = 8;
+  const sections = [];
+  while (at < bytes.length) {
+    const id = bytes[at];
+    const [size, body] = readLeb(bytes, at + 1);
+    sections.push({ id, start: at, body, end: body + size });
+    at = body + size;
+  }
+  const mem = sections.find((s) => s.id === 5);
+  const imp = sections.find((s) => s.id === 2);
+  if (!mem || !imp) throw new Error('the module has no memory section or no imports');
+  const [count, limitsAt] = readLeb(bytes, mem.body);
+  if (count !== 1) throw new Error(`the module defines ${count} memories`);
+  const flags = bytes[limitsAt];
+  if (flags > 1) throw new Error('shared or 64-bit memory is not supported');
+  const [min, afterMin] = readLeb(bytes, limitsAt + 1);
+  const [max] = flags === 1 ? readLeb(bytes, afterMin) : [65536];
+  const limits = Array.from(bytes.subarray(limitsAt, mem.end));
+  const [imports, entries] = readLeb(bytes, imp.body);
+  const name = (s) => [...leb(s.length), ...new TextEncoder().encode(s)];
+  const body = [...leb(imports + 1), ...bytes.subarray(entries, imp.end),
+    ...name('polyrun'), ...name('memory'), 0x02, ...limits];
+  const parts = [bytes.subarray(0, 8)];
+  for (const s of sections) {
+    if (s === mem) continue;
+    if (s === imp) parts.push(new Uint8Array([2, ...leb(body.length), ...body]));
+    else parts.push(bytes.subarray(s.start, s.end));
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return { bytes: out, min, max };
+}
+
+/**
+ * A run's limits on a WASI guest, checked on every syscall: output (bytes of UTF-8, cut at a
+ * character boundary, as the engine's RunIo) and linear memory (past `memoryBytes`, the next
+ * syscall traps). Once tripped, every later syscall traps too.
+ */
+export class Budget {
+  constructor({ output_bytes: output = null, memory_bytes: memory = null } = {}) {
+    this.output = output;
+    this.memory = memory;
+    this.used = 0;
+    this.tripped = null;
+  }
+
+  /** Throws once a limit tripped, or when `memory` has grown past the limit. */
+  check(memory) {
+    if (!this.tripped && this.memory !== null && memory && memory.buffer.byteLength > this.memory) {
+      this.tripped = 'memory';
+    }
+    if (this.tripped) throw new WasiStop(this.tripped);
+  }
+
+  /** The part of `text` that fits; trips the output limit when not all of it does. */
+  charge(text) {
+    if (this.output === null || this.tripped) return this.tripped ? '' : text;
+    const bytes = new TextEncoder().encode(text);
+    const room = Math.max(0, this.output - this.used);
+    this.used += bytes.length;
+    if (bytes.length <= room) return text;
+    this.tripped = 'output';
+    let cut = room;
+    while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--;
+    return new TextDecoder().decode(bytes.subarray(0, cut));
+  }
+}
+
 /** Thrown by proc_exit to leave the guest. */
 export class WasiExit extends Error {
   constructor(code) {
@@ -32,44 +139,63 @@ function indexOf(hay, needle, from = 0) {
   return -1;
 }
 
-/** Takes helper calls out of stderr bytes, answers them with `answer(request text)`. */
+/** The longest helper call kept (as runtimes/wasi's MAX_CALL_BYTES); a longer one is refused. */
+const MAX_CALL_BYTES = 2 * (4 << 20) + 4096;
+
+/** Takes helper calls out of stderr bytes, answers them with `answer(request text)`; each byte
+ * is looked at once, however the guest cuts its writes (as runtimes/wasi's `Calls`). */
 export class CallFrames {
   constructor(answer) {
     this.answer = answer;
-    this.held = new Uint8Array(0);
+    this.held = new Uint8Array(0); // what may be the start of a marker
     this.open = false;
+    this.parts = []; // the call being written
+    this.size = 0;
     this.replies = new Uint8Array(0);
   }
 
   /** The bytes of `bytes` that are not calls (some may be held back until the next write). */
   filter(bytes) {
-    let rest = concat(this.held, bytes);
+    let rest = bytes;
     let pass = new Uint8Array(0);
     for (;;) {
       if (this.open) {
         const nl = rest.indexOf(10);
-        if (nl < 0) {
-          this.held = rest;
-          return pass;
+        const part = nl < 0 ? rest : rest.subarray(0, nl);
+        this.size += part.length;
+        if (this.size <= MAX_CALL_BYTES) this.parts.push(part.slice());
+        else this.parts = [];
+        if (nl < 0) return pass;
+        let reply;
+        if (this.size > MAX_CALL_BYTES) {
+          reply = JSON.stringify({ error: `the helper call is longer than ${MAX_CALL_BYTES} bytes` });
+        } else {
+          const whole = new Uint8Array(this.size);
+          let at = 0;
+          for (const p of this.parts) { whole.set(p, at); at += p.length; }
+          reply = this.answer(new TextDecoder().decode(whole));
         }
-        const reply = this.answer(new TextDecoder().decode(rest.subarray(0, nl)));
         this.replies = concat(this.replies, new TextEncoder().encode(`${reply}\n`));
         this.open = false;
+        this.parts = [];
+        this.size = 0;
         rest = rest.subarray(nl + 1);
         continue;
       }
-      const at = indexOf(rest, CALL_MARKER);
+      const data = concat(this.held, rest);
+      const at = indexOf(data, CALL_MARKER);
       if (at >= 0) {
-        pass = concat(pass, rest.subarray(0, at));
-        rest = rest.subarray(at + CALL_MARKER.length);
+        pass = concat(pass, data.subarray(0, at));
+        this.held = new Uint8Array(0);
+        rest = data.subarray(at + CALL_MARKER.length);
         this.open = true;
         continue;
       }
       // Hold back a tail that may be the start of a marker cut by the write.
-      let keep = Math.min(CALL_MARKER.length - 1, rest.length);
-      while (keep > 0 && indexOf(rest.subarray(rest.length - keep), CALL_MARKER.subarray(0, keep)) !== 0) keep--;
-      pass = concat(pass, rest.subarray(0, rest.length - keep));
-      this.held = rest.slice(rest.length - keep);
+      let keep = Math.min(CALL_MARKER.length - 1, data.length);
+      while (keep > 0 && indexOf(data.subarray(data.length - keep), CALL_MARKER.subarray(0, keep)) !== 0) keep--;
+      pass = concat(pass, data.subarray(0, data.length - keep));
+      this.held = data.slice(data.length - keep);
       return pass;
     }
   }
@@ -81,7 +207,9 @@ export class Wasi {
    *           stderr: (bytes: Uint8Array) => void, readLine: () => (string | undefined),
    *           hostCall?: (request: string) => string }} io
    */
-  constructor({ args, stdout, stderr, readLine, hostCall }) {
+  constructor({ args, stdout, stderr, readLine, hostCall, budget }) {
+    // The run's limits; replaced per run for a reactor that serves several (Ruby).
+    this.budget = budget ?? new Budget();
     this.args = args.map((a) => new TextEncoder().encode(`${a}\0`));
     this.calls = new CallFrames(hostCall ?? (() => '{"error":"the polyrun helpers are not available in this run"}'));
     this.out = {
@@ -122,8 +250,19 @@ export class Wasi {
     return new Uint8Array(this.memory.buffer);
   }
 
-  /** The `wasi_snapshot_preview1` import object. */
+  /** The `wasi_snapshot_preview1` import object: every call checks the run's budget first. */
   imports() {
+    const w = this.#syscalls();
+    for (const [name, f] of Object.entries(w)) {
+      w[name] = (...args) => {
+        this.budget.check(this.memory);
+        return f(...args);
+      };
+    }
+    return { wasi_snapshot_preview1: w };
+  }
+
+  #syscalls() {
     const nosys = () => ERRNO.NOSYS;
     const notcapable = () => ERRNO.NOTCAPABLE;
     const w = {
@@ -281,7 +420,7 @@ export class Wasi {
       sock_send: nosys,
       sock_shutdown: nosys,
     };
-    return { wasi_snapshot_preview1: w };
+    return w;
   }
 
   /**

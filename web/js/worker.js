@@ -4,6 +4,7 @@ import init, { Engine } from './pkg/polyrun_web.js';
 import { runPhp } from './php.js';
 import { RubyVm } from './ruby.js';
 import { RunHelpers } from './helpers.js';
+import { Budget, WasiStop, importMemory } from './wasi.js';
 
 let engine = null;
 let runId = 0;
@@ -17,6 +18,8 @@ let wasiLanguages = [];
 // Languages in a second polyrun-web bundle (Python), loaded on their first run:
 // { info, js, wasm, size, engine (once loaded) }.
 let lazyModules = [];
+// The engine's default limits: what a request's missing limits are.
+let defaults = {};
 
 // The `polyrun` helpers of the current run (input, output, variables, event).
 let helpers = new RunHelpers();
@@ -58,7 +61,8 @@ onmessage = async (e) => {
     lazyModules = manifest.modules ?? [];
     const languages = JSON.parse(engine.languages())
       .concat(lazyModules.map((l) => l.info), wasiLanguages.map((a) => a.info));
-    postMessage({ type: 'ready', languages });
+    defaults = JSON.parse(engine.default_limits());
+    postMessage({ type: 'ready', languages, defaults });
   } else if (m.type === 'run') {
     runId = m.id;
     stdinLines = m.stdin === undefined || m.stdin === null ? [] : splitLines(m.stdin);
@@ -66,8 +70,13 @@ onmessage = async (e) => {
     helpers = new RunHelpers(m.helpers ?? {});
     const wasi = find(wasiLanguages, m.request.language);
     const lazy = find(lazyModules, m.request.language);
+    const other = wasi ?? lazy;
     let reply;
-    if (lazy) {
+    if (other && m.request.backend && m.request.backend.toLowerCase() !== other.info.backend) {
+      // The engine's error, as the main bundle's registry would write it.
+      const { language, backend } = other.info;
+      reply = { error: { kind: 'unknown_backend', message: `${language} has no backend \`${m.request.backend}\` (available: ${backend})`, language, name: m.request.backend, available: [backend] } };
+    } else if (lazy) {
       try {
         const lazyEngine = await loadModule(lazy);
         reply = JSON.parse(lazyEngine.run(JSON.stringify(m.request)));
@@ -76,7 +85,7 @@ onmessage = async (e) => {
       }
     } else if (wasi) {
       try {
-        reply = { outcome: await runWasi(wasi, m.request) };
+        reply = { outcome: withNulls(await runWasi(wasi, m.request)) };
       } catch (e) {
         reply = e instanceof WebAssembly.RuntimeError ? trapped(wasi.info.name, e) : { error: String(e) };
       }
@@ -89,6 +98,13 @@ onmessage = async (e) => {
     }
     const result = { output: helpers.output, variables: helpers.changed ? helpers.variables : undefined };
     postMessage({ type: 'done', id: m.id, ...reply, ...result });
+    // Fresh state for the next run, now that this one's result is out.
+    if (!reply.fatal) {
+      setTimeout(() => {
+        engine.settle();
+        for (const l of lazyModules) l.engine?.settle();
+      }, 0);
+    }
   } else if (m.type === 'end-session') {
     engine.end_session(m.name);
     for (const l of lazyModules) l.engine?.end_session(m.name);
@@ -102,6 +118,15 @@ onmessage = async (e) => {
  */
 function trapped(name, e) {
   return { outcome: { status: 'crashed', reason: `the ${name} module stopped (${e}); the worker was restarted` }, fatal: true };
+}
+
+/** An outcome reported by a prelude, with the fields serde leaves out as `null`, as the Rust
+ * engine writes them. */
+function withNulls(o) {
+  if (o.status !== 'error') return o;
+  const frame = (f) => ({ function: f.function ?? null, line: f.line ?? null, column: f.column ?? null });
+  const d = o.diagnostic;
+  return { ...o, diagnostic: { ...d, line: d.line ?? null, column: d.column ?? null, frames: (d.frames ?? []).map(frame) } };
 }
 
 /** The entry of `list` whose language is `name` (id, name or alias). */
@@ -129,11 +154,30 @@ async function runWasi(artifact, request) {
   const emit = (event) => postMessage({ type: 'event', id: runId, event });
   if (!artifact.module) {
     emit({ type: 'progress', stage: `loading ${artifact.info.name}`, done: 0, total: artifact.size });
-    artifact.module = await WebAssembly.compileStreaming(fetch(new URL(artifact.file, base)));
+    const bytes = new Uint8Array(await fetch(new URL(artifact.file, base)).then((r) => r.arrayBuffer()));
+    // PHP: a fresh instance per run, with its linear memory capped by the host (an import).
+    const php = artifact.info.language === 'php';
+    const { bytes: wasm, min, max } = php ? importMemory(bytes) : { bytes };
+    artifact.module = await WebAssembly.compile(wasm);
+    artifact.pages = { min, max };
     artifact.prelude = await fetch(new URL(artifact.prelude_file, base)).then((r) => r.text());
   }
-  const io = { emit, readLine: globalThis.polyrunReadLine, hostCall: globalThis.polyrunHostCall };
-  if (artifact.info.language === 'php') return runPhp(artifact.module, artifact.prelude, request, io);
+  // The run's limits (the engine's defaults for what it leaves out), enforced on every syscall:
+  // output cut and stopped at the limit, linear memory past it stops the guest.
+  const limits = { ...defaults, ...request.limits };
+  const php = artifact.info.language === 'php';
+  const budget = new Budget({
+    output_bytes: limits.output_bytes,
+    memory_bytes: php || limits.memory_bytes === null ? null : limits.memory_bytes,
+  });
+  const out = (event) => {
+    if (event.type !== 'stdout' && event.type !== 'stderr') return emit(event);
+    const text = budget.charge(event.text);
+    if (text) emit({ ...event, text });
+    if (budget.tripped) throw new WasiStop(budget.tripped);
+  };
+  const io = { emit: out, readLine: globalThis.polyrunReadLine, hostCall: globalThis.polyrunHostCall, budget };
+  if (php) return runPhp({ module: artifact.module, ...artifact.pages }, artifact.prelude, { ...request, limits }, io);
   // Ruby: a VM per session, a fresh one for a run without a session.
   let vm = request.session ? rubySessions.get(request.session) : null;
   if (!vm) {
@@ -142,8 +186,8 @@ async function runWasi(artifact, request) {
     if (request.session) rubySessions.set(request.session, vm);
   }
   vm.io = io;
-  const outcome = vm.run(request);
-  if (outcome.status === 'crashed' && request.session) rubySessions.delete(request.session);
+  const outcome = vm.run(request, budget);
+  if (vm.broken && request.session) rubySessions.delete(request.session);
   // Boot the next fresh VM now, between runs, so that the next run does not wait for it.
   setTimeout(() => {
     spareRuby ??= new RubyVm(artifact.module, artifact.prelude, { emit: () => {}, readLine: () => undefined });

@@ -1,11 +1,9 @@
-//! The wasm-bindgen surface: [`Engine`], used by `web/js/worker.js`.
+//! The wasm-bindgen surface: [`Engine`], used by `web/js/worker.js`. Runs go through the
+//! engine's [`Pool`] and [`polyrun_engine::drive`], as in a native worker process.
 
-use crate::{Request, languages_json, registry};
-use polyrun_engine::{
-    Error, Event, Host, HostCall, LoadContext, Outcome, Registry, RunControl, RunIo, RunRequest,
-    Runtime, Stdin,
-};
-use std::collections::HashMap;
+use crate::registry;
+use polyrun_engine::wire::RunCommand;
+use polyrun_engine::{Error, Event, Host, HostCall, Outcome, Pool, RunControl, RunIo, Stdin};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -44,14 +42,10 @@ impl Stdin for HostStdin {
     }
 }
 
-/// The engine of one worker: the bundle's languages, their loaded instances and sessions.
+/// The engine of one worker: the bundle's backends, their warm instances and sessions.
 #[wasm_bindgen]
 pub struct Engine {
-    registry: Registry,
-    /// Warm instances for runs without a session, reset after each run.
-    fresh: HashMap<&'static str, Box<dyn Runtime>>,
-    /// Instances of named sessions.
-    sessions: HashMap<String, Box<dyn Runtime>>,
+    pool: Pool,
 }
 
 impl Default for Engine {
@@ -62,76 +56,61 @@ impl Default for Engine {
 
 #[wasm_bindgen]
 impl Engine {
-    /// An engine with every language of the bundle (loaded on first use).
+    /// An engine with every backend of the bundle (loaded on first use).
     #[wasm_bindgen(constructor)]
     pub fn new() -> Engine {
         // A panic aborts (traps) the module: say why first, so the trap is diagnosable.
         std::panic::set_hook(Box::new(|info| console_error(&format!("polyrun: {info}"))));
         Engine {
-            registry: registry(),
-            fresh: HashMap::new(),
-            sessions: HashMap::new(),
+            pool: Pool::new(registry()),
         }
     }
 
-    /// The languages, as a JSON array of `RuntimeInfo`.
+    /// The backends, as a JSON array of `RuntimeInfo`.
     pub fn languages(&self) -> String {
-        languages_json()
+        crate::languages_json()
     }
 
-    /// Runs a request (JSON: `language`, `code`, `filename`, `limits`, `session`). Events go to
-    /// `globalThis.polyrunEmit` while it runs; returns `{"outcome": ...}` or `{"error": "..."}`.
+    /// The default limits, as JSON (`Limits`): what a request's missing limits become.
+    pub fn default_limits(&self) -> String {
+        crate::default_limits_json()
+    }
+
+    /// Runs a request (JSON: the engine's `RunCommand`). Events go to `globalThis.polyrunEmit`
+    /// while it runs; returns `{"outcome": ...}` or `{"error": {kind, message, ...}}`.
     pub fn run(&mut self, request: &str) -> String {
         let reply = match self.execute(request) {
             Ok(outcome) => serde_json::json!({ "outcome": outcome }),
-            Err(e) => serde_json::json!({ "error": e.to_string() }),
+            Err(e) => serde_json::json!({ "error": e.to_wire() }),
         };
         reply.to_string()
     }
 
+    /// Brings the instances of finished runs back to a fresh state: the worker calls it once
+    /// a run's result is out, so that the next run does not wait for it.
+    pub fn settle(&mut self) {
+        self.pool.reset_pending();
+    }
+
     /// Forgets a session's state.
     pub fn end_session(&mut self, name: &str) {
-        self.sessions.remove(name);
+        self.pool.end_session(name);
     }
 }
 
 impl Engine {
     fn execute(&mut self, request: &str) -> Result<Outcome, Error> {
-        let req: Request = serde_json::from_str(request)
+        let cmd: RunCommand = serde_json::from_str(request)
             .map_err(|e| Error::InvalidRequest(format!("malformed request: {e}")))?;
-        let desc = *self.registry.get(&req.language)?;
-        let ctx = LoadContext::with_progress(std::sync::Arc::new(|e: Event| {
-            emit(&serde_json::to_string(&e).unwrap_or_default())
-        }));
-        let instance = match &req.session {
-            Some(name) => match self.sessions.entry(name.clone()) {
-                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => v.insert((desc.load)(&ctx)?),
-            },
-            None => match self.fresh.entry(desc.id) {
-                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => v.insert((desc.load)(&ctx)?),
-            },
-        };
-        let run = RunRequest {
-            code: req.code,
-            filename: req.filename,
-            limits: req.limits,
-        };
+        let desc = *cmd.resolve(self.pool.registry())?;
+        let request = cmd.request();
         let io = RunIo::new(
             |e: Event| emit(&serde_json::to_string(&e).unwrap_or_default()),
             Box::new(HostStdin),
             RunControl::new(),
-            run.limits.output_bytes,
+            request.limits.output_bytes,
         )
         .with_host(std::sync::Arc::new(WorkerHost));
-        let outcome = instance.run(&run, &io);
-        if req.session.is_none() {
-            // The next run without a session starts clean.
-            if instance.reset().is_err() {
-                self.fresh.remove(desc.id);
-            }
-        }
-        outcome
+        self.pool.run(&desc, cmd.session.as_deref(), &request, &io)
     }
 }

@@ -6,15 +6,14 @@
 //! (`web/js/worker.js`) through wasm-bindgen. The worker is the isolation: a run that does not
 //! stop at its deadline is ended by terminating the worker (`web/js/polyrun.js`).
 //!
-//! The boundary is JSON both ways, so the JavaScript side needs no generated types beyond
-//! [`Engine`]'s three methods. Events go out as they happen through `globalThis.polyrunEmit`
+//! The boundary is JSON both ways (the engine's `wire::RunCommand` in, outcomes and typed
+//! errors out), so the JavaScript side needs no generated types beyond [`Engine`]'s methods. Events go out as they happen through `globalThis.polyrunEmit`
 //! (one JSON event per call); stdin lines come in through `globalThis.polyrunReadLine`.
 //!
-//! On other targets the crate only has [`Request`] and [`languages_json`] (so the workspace
-//! builds and tests them natively).
+//! On other targets the crate only has [`languages_json`] and [`default_limits_json`] (so the
+//! workspace builds and tests them natively).
 
 use polyrun_engine::{Limits, Registry};
-use serde::Deserialize;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
@@ -52,38 +51,15 @@ mod bundle {
     pub fn register(_: &mut polyrun_engine::Registry) {}
 }
 
-/// What the worker asks for: one run.
-#[derive(Debug, Deserialize)]
-pub struct Request {
-    /// Language id or alias.
-    pub language: String,
-    /// Source code.
-    pub code: String,
-    /// File name for diagnostics.
-    #[serde(default)]
-    pub filename: Option<String>,
-    /// Limits (the playground defaults when absent).
-    #[serde(default)]
-    pub limits: Limits,
-    /// A session name: runs of one session share guest state; none is a fresh state.
-    #[serde(default)]
-    pub session: Option<String>,
+/// The backends of [`registry`] as a JSON array of `RuntimeInfo` objects (what
+/// `polyrun langs --json` prints, one per line).
+pub fn languages_json() -> String {
+    serde_json::to_string(&registry().infos()).expect("infos serialise")
 }
 
-/// The languages of [`registry`] as a JSON array of `RuntimeInfo` objects with the
-/// descriptor's `aliases` and `extensions` added (what `polyrun langs --json` prints).
-pub fn languages_json() -> String {
-    let infos: Vec<serde_json::Value> = registry()
-        .descriptors()
-        .iter()
-        .map(|d| {
-            let mut v = serde_json::to_value(d.info()).expect("infos serialise");
-            v["aliases"] = serde_json::json!(d.aliases);
-            v["extensions"] = serde_json::json!(d.extensions);
-            v
-        })
-        .collect();
-    serde_json::Value::Array(infos).to_string()
+/// [`Limits::default`] as JSON: the one source of the default limits for the JS API.
+pub fn default_limits_json() -> String {
+    serde_json::to_string(&Limits::default()).expect("limits serialise")
 }
 
 #[cfg(test)]
@@ -91,26 +67,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requests_parse_with_defaults_and_languages_list() {
-        let r: Request = serde_json::from_str(r#"{"language":"js","code":"1"}"#).unwrap();
-        assert_eq!(r.limits, Limits::default());
-        assert!(r.session.is_none());
-        let r: Request = serde_json::from_str(
-            r#"{"language":"js","code":"1","limits":{"wall_time_ms":1500},"session":"s"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            r.limits.wall_time,
-            Some(std::time::Duration::from_millis(1500))
-        );
-        assert_eq!(r.session.as_deref(), Some("s"));
+    fn languages_list_backends_and_defaults() {
         let langs: serde_json::Value = serde_json::from_str(&languages_json()).unwrap();
         assert_eq!(langs[0]["language"], "javascript");
+        assert_eq!(langs[0]["backend"], "boa");
+        assert_eq!(langs[0]["default"], true);
         assert!(
             langs[0]["aliases"]
                 .as_array()
                 .unwrap()
                 .contains(&serde_json::json!("js"))
         );
+        let limits: serde_json::Value = serde_json::from_str(&default_limits_json()).unwrap();
+        assert_eq!(limits["wall_time_ms"], 10_000);
     }
 }

@@ -28,7 +28,7 @@ for (const [name, preludePath] of [['php', 'runtimes/php/src/prelude.php'], ['ru
   fs.writeFileSync(path.join(site, preludeFile), prelude);
   const info = langs.find((l) => l.language === name);
   out.push({
-    info: { ...info, backend: `${a.file}+browser` },
+    info,
     file,
     prelude_file: preludeFile,
     sha256: a.sha256,
@@ -44,7 +44,7 @@ for (const [name, stem] of [['python', 'polyrun_python']]) {
   const info = langs.find((l) => l.language === name);
   const bytes = fs.readFileSync(path.join(site, wasm));
   modules.push({
-    info: { ...info, backend: `${info.backend}+browser` },
+    info,
     js: `pkg/${stem}.js`,
     wasm,
     size: bytes.length,

@@ -20,7 +20,7 @@ use boa_engine::property::Attribute;
 use boa_engine::{Context, JsError, JsResult, JsValue, NativeFunction, Source, js_string};
 use polyrun_engine::{
     Capabilities, Diagnostic, Error, Frame, LoadContext, MimeBundle, Outcome, Registry, RunIo,
-    RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo, Stream,
+    RunRequest, Runtime, RuntimeDescriptor, Stream,
 };
 
 pub use inspect::inspect;
@@ -55,7 +55,6 @@ fn load(_: &LoadContext) -> Result<Box<dyn Runtime>, Error> {
 /// A Boa context with polyrun's console and stdin installed.
 pub struct JsRuntime {
     context: Context,
-    info: RuntimeInfo,
 }
 
 impl std::fmt::Debug for JsRuntime {
@@ -142,10 +141,7 @@ impl JsRuntime {
             language: "javascript".into(),
             message: e.to_string(),
         })?;
-        Ok(JsRuntime {
-            context,
-            info: DESCRIPTOR.info(),
-        })
+        Ok(JsRuntime { context })
     }
 
     fn new_context() -> JsResult<Context> {
@@ -356,14 +352,7 @@ fn native_has_stack(err: &JsError, context: &mut Context) -> bool {
 }
 
 impl Runtime for JsRuntime {
-    fn info(&self) -> &RuntimeInfo {
-        &self.info
-    }
-
     fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
-        if let Some(stopped) = io.begin(request) {
-            return Ok(stopped);
-        }
         let limits = self.context.runtime_limits_mut();
         match request.limits.recursion_depth {
             Some(d) => limits.set_recursion_limit(d as usize),

@@ -22,7 +22,7 @@ mod wasm_libc;
 use mlua::{HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic, VmState};
 use polyrun_engine::{
     Capabilities, Diagnostic, Error, Frame, Interrupt, LimitKind, LoadContext, MimeBundle, Outcome,
-    Registry, RunIo, RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo, Stream,
+    Registry, RunIo, RunRequest, Runtime, RuntimeDescriptor, Stream,
 };
 
 /// How many VM instructions run between two checks of the run's control.
@@ -65,7 +65,6 @@ fn load(_: &LoadContext) -> Result<Box<dyn Runtime>, Error> {
 /// A Lua state with polyrun's sandbox installed.
 pub struct LuaRuntime {
     lua: Lua,
-    info: RuntimeInfo,
     /// Bytes the fresh state uses; the memory limit is counted on top of this.
     baseline: usize,
 }
@@ -247,11 +246,7 @@ impl LuaRuntime {
     pub fn new() -> Result<Self, Error> {
         let lua = Self::new_state().map_err(load_error)?;
         let baseline = lua.used_memory();
-        Ok(LuaRuntime {
-            lua,
-            info: DESCRIPTOR.info(),
-            baseline,
-        })
+        Ok(LuaRuntime { lua, baseline })
     }
 
     fn new_state() -> mlua::Result<Lua> {
@@ -493,14 +488,7 @@ fn find_stop(e: &mlua::Error) -> Option<Interrupt> {
 }
 
 impl Runtime for LuaRuntime {
-    fn info(&self) -> &RuntimeInfo {
-        &self.info
-    }
-
     fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
-        if let Some(stopped) = io.begin(request) {
-            return Ok(stopped);
-        }
         let limit = request
             .limits
             .memory_bytes

@@ -18,12 +18,11 @@
 //! preopened directory, no environment, no sockets or processes (the build has none).
 
 use polyrun_engine::{
-    Capabilities, Diagnostic, Error, Frame, Interrupt, LimitKind, LoadContext, Outcome,
-    PrepareReport, Registry, RunIo, RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo,
+    Capabilities, Diagnostic, Error, LoadContext, Outcome, PrepareReport, Registry, RunIo,
+    RunRequest, Runtime, RuntimeDescriptor,
 };
 use polyrun_packaging::{BuildProgress, Built, Cache, Fetched, PHP};
 use polyrun_wasi::{CallError, Compiled, IoSlot, WasiConfig, WasiModule};
-use serde::Deserialize;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
@@ -43,7 +42,7 @@ pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
     name: "PHP",
     aliases: &["php8"],
     extensions: &["php"],
-    backend: "php.wasm+wasmtime",
+    backend: "php.wasm",
     version: "PHP 8.2 (Debian php8.2 source, built for WASI)",
     capabilities: Capabilities {
         preemptible: true,
@@ -200,29 +199,9 @@ fn nonce() -> String {
     format!("{:016x}", h.finish())
 }
 
-/// The prelude's report.
-#[derive(Debug, Deserialize)]
-struct Report {
-    error: Option<ReportError>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ReportError {
-    kind: String,
-    message: String,
-    line: Option<u32>,
-    #[serde(default)]
-    frames: Vec<ReportFrame>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ReportFrame {
-    function: Option<String>,
-    line: Option<u32>,
-}
-
-/// The outcome from how `_start` ended and the report (if the prelude could write one).
-fn outcome_of(ended: Result<(), CallError>, report: Option<Report>) -> Outcome {
+/// The outcome from how `_start` ended and the prelude's report line (the engine's `Outcome`
+/// as JSON), if the prelude could write one.
+fn outcome_of(ended: Result<(), CallError>, report: Option<&[u8]>) -> Outcome {
     let status = match ended {
         Ok(()) => 0,
         Err(CallError::Exit(code)) => code,
@@ -233,27 +212,13 @@ fn outcome_of(ended: Result<(), CallError>, report: Option<Report>) -> Outcome {
             };
         }
     };
+    let report = report
+        .map(|r| polyrun_engine::report::outcome(&String::from_utf8_lossy(r), "the PHP prelude"));
     match report {
-        Some(Report { error: Some(e) }) => {
-            if e.kind == "Fatal error" && e.message.starts_with("Allowed memory size of") {
-                return Outcome::from_interrupt(Interrupt::Limit(LimitKind::Memory));
-            }
-            let mut d = Diagnostic::new(e.kind, e.message).at(e.line, None);
-            d.frames = e
-                .frames
-                .into_iter()
-                .map(|f| Frame {
-                    function: f.function,
-                    line: f.line,
-                    column: None,
-                })
-                .collect();
-            Outcome::Error { diagnostic: d }
-        }
-        Some(Report { error: None }) if status == 0 => Outcome::Completed { value: None },
-        Some(Report { error: None }) => Outcome::Error {
+        Some(Outcome::Completed { .. }) if status != 0 => Outcome::Error {
             diagnostic: Diagnostic::new("SystemExit", format!("exit status {status}")),
         },
+        Some(outcome) => outcome,
         None if status == 0 => Outcome::Completed { value: None },
         None => Outcome::Error {
             diagnostic: Diagnostic::new(
@@ -268,7 +233,6 @@ fn outcome_of(ended: Result<(), CallError>, report: Option<Report>) -> Outcome {
 pub struct PhpRuntime {
     module: Arc<WasiModule>,
     slot: IoSlot,
-    info: RuntimeInfo,
 }
 
 impl std::fmt::Debug for PhpRuntime {
@@ -283,7 +247,6 @@ impl PhpRuntime {
         Ok(PhpRuntime {
             module: module(ctx)?,
             slot: IoSlot::new(),
-            info: DESCRIPTOR.info(),
         })
     }
 
@@ -330,23 +293,13 @@ impl PhpRuntime {
                 .map(|m| m.saturating_add(MEMORY_HEADROOM)),
         );
         let ended = inst.call::<(), ()>("_start", ());
-        let report = self
-            .slot
-            .take_captured()
-            .and_then(|line| serde_json::from_slice::<Report>(&line).ok());
-        Ok(outcome_of(ended, report))
+        let report = self.slot.take_captured();
+        Ok(outcome_of(ended, report.as_deref()))
     }
 }
 
 impl Runtime for PhpRuntime {
-    fn info(&self) -> &RuntimeInfo {
-        &self.info
-    }
-
     fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
-        if let Some(stopped) = io.begin(request) {
-            return Ok(stopped);
-        }
         self.slot.set(Some(io.clone()));
         let outcome = self.execute(request, io);
         self.slot.set(None);
@@ -362,6 +315,7 @@ impl Runtime for PhpRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polyrun_engine::{Interrupt, LimitKind};
 
     #[test]
     fn code_and_templates_are_told_apart_and_lines_kept() {
@@ -389,11 +343,11 @@ mod tests {
 
     #[test]
     fn reports_become_outcomes() {
-        let report = |json: &str| Some(serde_json::from_str::<Report>(json).unwrap());
+        let report = |json: &'static str| Some(json.as_bytes());
         let e = outcome_of(
             Ok(()),
             report(
-                r#"{"error":{"kind":"Exception","message":"boom","line":4,"frames":[{"function":"{main}","line":4}]}}"#,
+                r#"{"status":"error","diagnostic":{"kind":"Exception","message":"boom","line":4,"frames":[{"function":"{main}","line":4}]}}"#,
             ),
         );
         let Outcome::Error { diagnostic } = e else {
@@ -406,18 +360,22 @@ mod tests {
         assert_eq!(diagnostic.frames[0].function.as_deref(), Some("{main}"));
         let m = outcome_of(
             Err(CallError::Exit(255)),
-            report(
-                r#"{"error":{"kind":"Fatal error","message":"Allowed memory size of 8 bytes exhausted","line":1}}"#,
-            ),
+            report(r#"{"status":"limit_exceeded","limit":"memory"}"#),
         );
         assert_eq!(
             m,
             Outcome::from_interrupt(Interrupt::Limit(LimitKind::Memory))
         );
-        assert!(outcome_of(Ok(()), report(r#"{"error":null}"#)).is_completed());
-        let x = outcome_of(Err(CallError::Exit(3)), report(r#"{"error":null}"#));
+        let done = report(r#"{"status":"completed","value":null}"#);
+        assert!(outcome_of(Ok(()), done).is_completed());
+        let x = outcome_of(Err(CallError::Exit(3)), done);
         assert!(format!("{x:?}").contains("exit status 3"), "{x:?}");
         let lost = outcome_of(Err(CallError::Exit(255)), None);
         assert!(format!("{lost:?}").contains("exit status 255"), "{lost:?}");
+        let garbled = outcome_of(Ok(()), report("{"));
+        assert!(
+            format!("{garbled:?}").contains("unreadable report"),
+            "{garbled:?}"
+        );
     }
 }

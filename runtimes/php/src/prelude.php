@@ -144,8 +144,17 @@ namespace Polyrun {
                     'frames' => [],
                 ];
             }
+            // The engine's Outcome: the host turns a completed run with a non-zero exit status
+            // into a SystemExit error (only it knows the status).
+            if ($error === null) {
+                $outcome = ['status' => 'completed', 'value' => null];
+            } elseif ($error['kind'] === 'Fatal error' && str_starts_with($error['message'], 'Allowed memory size of')) {
+                $outcome = ['status' => 'limit_exceeded', 'limit' => 'memory'];
+            } else {
+                $outcome = ['status' => 'error', 'diagnostic' => $error];
+            }
             $json = json_encode(
-                ['error' => $error],
+                $outcome,
                 JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR | JSON_UNESCAPED_SLASHES
             );
             // STDERR itself: php://stderr would dup() the descriptor, which WASI cannot.

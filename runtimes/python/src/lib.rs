@@ -24,17 +24,15 @@
 //! RustPython cannot bound in process.
 
 use polyrun_engine::{
-    Capabilities, Diagnostic, Error, Frame, Interrupt, LoadContext, MimeBundle, Outcome, Registry,
-    RunIo, RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo, Stream,
+    Capabilities, Diagnostic, Error, Interrupt, LoadContext, Outcome, Registry, RunIo, RunRequest,
+    Runtime, RuntimeDescriptor, Stream,
 };
-use rustpython_vm::builtins::{PyListRef, PyStrRef};
+use rustpython_vm::builtins::PyStrRef;
 use rustpython_vm::compiler::Mode;
 use rustpython_vm::function::ArgIntoFloat;
 use rustpython_vm::scope::Scope;
 use rustpython_vm::signal::{UserSignal, UserSignalSender, user_signal_channel};
-use rustpython_vm::{
-    AsObject, Interpreter, PyObjectRef, PyResult, Settings, TryFromObject, VirtualMachine,
-};
+use rustpython_vm::{AsObject, Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -81,7 +79,6 @@ struct State {
     scope: Scope,
     bundle: PyObjectRef,
     describe: PyObjectRef,
-    exit_code: PyObjectRef,
     set_recursion_limit: PyObjectRef,
     /// Dropped last: everything above belongs to it.
     interp: Interpreter,
@@ -89,7 +86,6 @@ struct State {
 
 /// A RustPython interpreter with polyrun's sandbox installed.
 pub struct PythonRuntime {
-    info: RuntimeInfo,
     slot: Slot,
     signals: UserSignalSender,
     /// The number of the run in progress; a stop signal sent for an earlier run does nothing.
@@ -171,7 +167,6 @@ impl PythonRuntime {
         let (tx, rx) = user_signal_channel();
         let state = Self::boot(&slot, rx)?;
         Ok(PythonRuntime {
-            info: DESCRIPTOR.info(),
             slot,
             signals: tx,
             generation: Arc::new(AtomicU64::new(0)),
@@ -221,7 +216,6 @@ impl PythonRuntime {
                     scope,
                     dict.get_item("_bundle", vm)?,
                     dict.get_item("_describe", vm)?,
-                    dict.get_item("_exit_code", vm)?,
                     vm.sys_module.get_attr("setrecursionlimit", vm)?,
                 ))
             };
@@ -231,13 +225,11 @@ impl PythonRuntime {
                 text
             })
         });
-        let (scope, bundle, describe, exit_code, set_recursion_limit) =
-            parts.map_err(load_error)?;
+        let (scope, bundle, describe, set_recursion_limit) = parts.map_err(load_error)?;
         Ok(State {
             scope,
             bundle,
             describe,
-            exit_code,
             set_recursion_limit,
             interp,
         })
@@ -341,23 +333,8 @@ impl PythonRuntime {
         let result = self.run_code(vm, &request.code, &file);
         let outcome = match result {
             Ok(value) if vm.is_none(&value) => Outcome::Completed { value: None },
-            Ok(value) => match self
-                .state
-                .bundle
-                .call((value,), vm)
-                .and_then(|b| strings(vm, b))
-            {
-                Ok(parts) => {
-                    let mut bundle = MimeBundle::default();
-                    for pair in parts.chunks(2) {
-                        if let [mime, data] = pair {
-                            bundle = bundle.with(mime.clone(), data.clone());
-                        }
-                    }
-                    Outcome::Completed {
-                        value: Some(bundle),
-                    }
-                }
+            Ok(value) => match self.state.bundle.call((value,), vm) {
+                Ok(report) => report_outcome(vm, &report),
                 Err(e) => self.error(vm, e, &file, io),
             },
             Err(e) => self.error(vm, e, &file, io),
@@ -411,60 +388,16 @@ impl PythonRuntime {
         if let Some(i) = io.control().interrupted() {
             return Outcome::from_interrupt(i);
         }
-        if exc.fast_isinstance(vm.ctx.exceptions.system_exit) {
-            let (code, text) = self
-                .state
-                .exit_code
-                .call((exc.clone(),), vm)
-                .and_then(|r| strings(vm, r))
-                .ok()
-                .and_then(|p| match p.as_slice() {
-                    [code, text] => Some((code.parse::<i64>().unwrap_or(1), text.clone())),
-                    _ => None,
-                })
-                .unwrap_or((1, String::new()));
-            if code == 0 {
-                return Outcome::Completed { value: None };
-            }
-            let message = if text.is_empty() {
-                format!("exit status {code}")
-            } else {
-                let _ = io.write(Stream::Stderr, &format!("{text}\n"));
-                text
-            };
-            return Outcome::Error {
-                diagnostic: Diagnostic::new("SystemExit", message),
-            };
-        }
-        let described = self
-            .state
-            .describe
-            .call((exc.clone(), file.to_owned()), vm)
-            .and_then(|r| strings(vm, r));
-        let diagnostic = match described {
-            Ok(parts) if parts.len() >= 4 => {
-                let num = |s: &str| s.parse::<u32>().ok();
-                let mut d = Diagnostic::new(parts[0].clone(), parts[1].trim_end())
-                    .at(num(&parts[2]), num(&parts[3]));
-                d.frames = parts[4..]
-                    .chunks(2)
-                    .filter_map(|p| match p {
-                        [name, line] => Some(Frame {
-                            function: Some(name.clone()),
-                            line: num(line),
-                            column: None,
-                        }),
-                        _ => None,
-                    })
-                    .collect();
-                d
-            }
-            _ => Diagnostic::new(exc.class().name().to_string(), ""),
+        let outcome = match self.state.describe.call((exc.clone(), file.to_owned()), vm) {
+            Ok(report) => report_outcome(vm, &report),
+            Err(_) => Outcome::Error {
+                diagnostic: Diagnostic::new(exc.class().name().to_string(), ""),
+            },
         };
-        if let Some(i) = io.control().interrupted() {
-            return Outcome::from_interrupt(i);
+        match io.control().interrupted() {
+            Some(i) => Outcome::from_interrupt(i),
+            None => outcome,
         }
-        Outcome::Error { diagnostic }
     }
 }
 
@@ -502,51 +435,74 @@ impl PythonRuntime {
     }
 }
 
-/// A Python list of `str` as Rust strings.
-fn strings(vm: &VirtualMachine, list: PyObjectRef) -> PyResult<Vec<String>> {
-    let list = PyListRef::try_from_object(vm, list)?;
-    let items = list.borrow_vec().to_vec();
-    items
-        .into_iter()
-        .map(|item| PyStrRef::try_from_object(vm, item).map(|s| s.to_string_lossy().into_owned()))
-        .collect()
+/// The outcome a prelude function reported (the engine's `Outcome` as a Python dict).
+fn report_outcome(vm: &VirtualMachine, report: &PyObjectRef) -> Outcome {
+    match to_json(vm, report, 0) {
+        Some(json) => serde_json::from_value(json).unwrap_or_else(|e| Outcome::Crashed {
+            reason: format!("unreadable report from the Python prelude: {e}"),
+        }),
+        None => Outcome::Crashed {
+            reason: "unreadable report from the Python prelude".into(),
+        },
+    }
+}
+
+/// A report's plain Python data (`None`, `bool`, `int`, `float`, `str`, `list`, `tuple`,
+/// `dict` with `str` keys) as JSON; `None` for anything else.
+fn to_json(vm: &VirtualMachine, obj: &PyObjectRef, depth: usize) -> Option<serde_json::Value> {
+    use rustpython_vm::builtins::{PyDict, PyFloat, PyInt, PyList, PyStr, PyTuple};
+    use serde_json::Value;
+    if depth > 16 {
+        return None;
+    }
+    if vm.is_none(obj) {
+        return Some(Value::Null);
+    }
+    if obj.class().is(vm.ctx.types.bool_type) {
+        return Some(Value::Bool(obj.clone().try_to_bool(vm).ok()?));
+    }
+    if let Some(s) = obj.downcast_ref::<PyStr>() {
+        return Some(Value::String(s.to_string_lossy().into_owned()));
+    }
+    if let Some(i) = obj.downcast_ref::<PyInt>() {
+        return Some(i.try_to_primitive::<i64>(vm).ok()?.into());
+    }
+    if let Some(f) = obj.downcast_ref::<PyFloat>() {
+        return serde_json::Number::from_f64(f.to_f64()).map(Value::Number);
+    }
+    let items = |items: &[PyObjectRef]| -> Option<Value> {
+        items
+            .iter()
+            .map(|i| to_json(vm, i, depth + 1))
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Array)
+    };
+    if let Some(l) = obj.downcast_ref::<PyList>() {
+        return items(&l.borrow_vec());
+    }
+    if let Some(t) = obj.downcast_ref::<PyTuple>() {
+        return items(t.as_slice());
+    }
+    if let Some(d) = obj.downcast_ref::<PyDict>() {
+        let mut map = serde_json::Map::new();
+        for (k, v) in d {
+            let key = k.downcast_ref::<PyStr>()?.to_string_lossy().into_owned();
+            map.insert(key, to_json(vm, &v, depth + 1)?);
+        }
+        return Some(Value::Object(map));
+    }
+    None
 }
 
 impl Runtime for PythonRuntime {
-    fn info(&self) -> &RuntimeInfo {
-        &self.info
-    }
-
     fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
-        if let Some(stopped) = io.begin(request) {
-            return Ok(stopped);
-        }
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.guarded(io, &self.signals, || {
-                self.state.interp.enter(|vm| self.execute(vm, request, io))
-            })
-        }));
-        match result {
-            Ok(outcome) => Ok(outcome),
-            // RustPython checks for signals at every instruction, and an exception raised at
-            // some of them (inside its exception-handling sequences) can trip an internal
-            // assertion ("stack underflow"). The interpreter is then unusable: replace it.
-            // When the run was being stopped anyway, that stop is the outcome.
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                self.reset()?;
-                match io.control().interrupted() {
-                    Some(i) => Ok(Outcome::from_interrupt(i)),
-                    None => Err(Error::Internal(format!(
-                        "the Python interpreter failed: {message}"
-                    ))),
-                }
-            }
-        }
+        // RustPython checks for signals at every instruction, and an exception raised at some
+        // of them (inside its exception-handling sequences) can trip an internal assertion
+        // ("stack underflow"). The panic reaches `polyrun_engine::drive`, which drops this
+        // instance (and reports the stop, when the run was being stopped anyway).
+        Ok(self.guarded(io, &self.signals, || {
+            self.state.interp.enter(|vm| self.execute(vm, request, io))
+        }))
     }
 
     fn reset(&mut self) -> Result<(), Error> {

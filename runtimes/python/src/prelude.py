@@ -420,30 +420,29 @@ _MIME = (
 
 
 def _bundle(value):
-    """The final expression's value as [mime, data, mime, data, ...] (Jupyter's convention)."""
-    out = ["text/plain", repr(value)]
-    if isinstance(value, type):
-        return out
-    for method, mime in _MIME:
-        try:
-            fn = getattr(value, method, None)
-            if not callable(fn):
-                continue
-            data = fn()
-        except Exception:
-            continue
-        if data is None:
-            continue
-        if mime == "application/json":
-            import json
-
+    """The outcome of a run whose final expression is `value`: the engine's Outcome, its value a
+    MIME bundle (Jupyter's convention)."""
+    out = {"text/plain": repr(value)}
+    if not isinstance(value, type):
+        for method, mime in _MIME:
             try:
-                data = data if isinstance(data, str) else json.dumps(data)
+                fn = getattr(value, method, None)
+                if not callable(fn):
+                    continue
+                data = fn()
             except Exception:
                 continue
-        out.append(mime)
-        out.append(str(data))
-    return out
+            if data is None:
+                continue
+            if mime == "application/json":
+                import json
+
+                try:
+                    data = data if isinstance(data, str) else json.dumps(data)
+                except Exception:
+                    continue
+            out[mime] = str(data)
+    return {"status": "completed", "value": out}
 
 
 def _kind(exc):
@@ -454,14 +453,24 @@ def _kind(exc):
 
 
 def _describe(exc, filename):
-    """An uncaught exception as [kind, message, line, column, (function, line)*], the frames
-    being the user's own, innermost first; '' where a number is unknown."""
+    """The outcome of an uncaught exception: the engine's Outcome, with the frames of the user's
+    own file, innermost first. SystemExit ends the run as CPython's interpreter would (its
+    text, if any, on stderr)."""
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None or code == 0:
+            return {"status": "completed", "value": None}
+        if isinstance(code, int):
+            return _error("SystemExit", "exit status %d" % code)
+        text = str(code)
+        sys.stderr.write(text + "\n")
+        return _error("SystemExit", text)
     kind = _kind(exc)
-    line = col = ""
+    line = col = None
     if isinstance(exc, SyntaxError) and exc.filename == filename:
         message = exc.msg if exc.msg is not None else str(exc)
-        line = exc.lineno if exc.lineno is not None else ""
-        col = exc.offset if exc.offset is not None else ""
+        line = exc.lineno
+        col = exc.offset
     else:
         try:
             message = str(exc)
@@ -475,9 +484,9 @@ def _describe(exc, filename):
             frames.append((code.co_name, tb.tb_lineno))
         tb = tb.tb_next
     frames.reverse()
-    if line == "" and frames:
+    if line is None and frames:
         line = frames[0][1]
-    out = [kind, message, str(line), str(col)]
+    out = []
     # Like CPython, a frame repeated more than 3 times in a row is shown 3 times and counted.
     i = 0
     while i < len(frames):
@@ -485,23 +494,24 @@ def _describe(exc, filename):
         while j < len(frames) and frames[j] == frames[i]:
             j += 1
         for name, lineno in frames[i : min(j, i + 3)]:
-            out.append(name)
-            out.append(str(lineno))
+            out.append({"function": name, "line": lineno})
         if j - i > 3:
-            out.append("[previous frame repeated %d more times]" % (j - i - 3))
-            out.append("")
+            out.append({"function": "[previous frame repeated %d more times]" % (j - i - 3)})
         i = j
-    return out
+    return _error(kind, message.rstrip(), line, col, out)
 
 
-def _exit_code(exc):
-    """SystemExit's code as CPython's interpreter would exit with, and what it prints."""
-    code = exc.code
-    if code is None:
-        return ["0", ""]
-    if isinstance(code, int):
-        return [str(code), ""]
-    return ["1", str(code)]
+def _error(kind, message, line=None, column=None, frames=()):
+    return {
+        "status": "error",
+        "diagnostic": {
+            "kind": kind,
+            "message": message,
+            "line": line,
+            "column": column,
+            "frames": list(frames),
+        },
+    }
 
 
 # ---- the polyrun helpers ----------------------------------------------------------------

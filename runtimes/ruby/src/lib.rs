@@ -15,12 +15,11 @@
 //! VM. Ruby starts with `--disable-gems`.
 
 use polyrun_engine::{
-    Capabilities, Diagnostic, Error, Frame, LoadContext, MimeBundle, Outcome, PrepareReport,
-    Registry, RunIo, RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo,
+    Capabilities, Diagnostic, Error, LoadContext, Outcome, PrepareReport, Registry, RunIo,
+    RunRequest, Runtime, RuntimeDescriptor,
 };
 use polyrun_packaging::{Cache, Fetched};
 use polyrun_wasi::{CallError, Compiled, HostState, IoSlot, WasiConfig, WasiInstance, WasiModule};
-use serde::Deserialize;
 use std::sync::{Arc, Mutex};
 use wasmtime::Caller;
 
@@ -42,7 +41,7 @@ pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
     name: "Ruby",
     aliases: &["rb", "cruby"],
     extensions: &["rb"],
-    backend: "ruby.wasm+wasmtime",
+    backend: "ruby.wasm",
     version: "CRuby 3.4 (ruby.wasm 2.10.1)",
     capabilities: Capabilities {
         preemptible: true,
@@ -264,58 +263,11 @@ fn ruby_literal(s: &str) -> String {
     out
 }
 
-#[derive(Deserialize)]
-struct Report {
-    ok: bool,
-    value: Option<String>,
-    exit: Option<i32>,
-    class: Option<String>,
-    message: Option<String>,
-    line: Option<u32>,
-    #[serde(default)]
-    frames: Vec<ReportFrame>,
-}
-
-#[derive(Deserialize)]
-struct ReportFrame {
-    function: Option<String>,
-    line: Option<u32>,
-}
-
-fn outcome_of(report: Report) -> Outcome {
-    if report.ok {
-        return match report.exit {
-            Some(code) if code != 0 => Outcome::Error {
-                diagnostic: Diagnostic::new("SystemExit", format!("exit status {code}")),
-            },
-            _ => Outcome::Completed {
-                value: report.value.map(MimeBundle::text),
-            },
-        };
-    }
-    let mut d = Diagnostic::new(
-        report.class.unwrap_or_else(|| "Exception".into()),
-        report.message.unwrap_or_default(),
-    )
-    .at(report.line, None);
-    d.frames = report
-        .frames
-        .into_iter()
-        .map(|f| Frame {
-            function: f.function,
-            line: f.line,
-            column: None,
-        })
-        .collect();
-    Outcome::Error { diagnostic: d }
-}
-
 /// A Ruby backend instance.
 pub struct RubyRuntime {
     module: Arc<WasiModule>,
     slot: IoSlot,
     vm: Option<Vm>,
-    info: RuntimeInfo,
 }
 
 impl std::fmt::Debug for RubyRuntime {
@@ -336,7 +288,6 @@ impl RubyRuntime {
             module,
             slot,
             vm: Some(vm),
-            info: DESCRIPTOR.info(),
         })
     }
 
@@ -361,12 +312,7 @@ impl RubyRuntime {
         let result = vm.eval(&code);
         vm.inst.set_run(None, None);
         Ok(match result {
-            Ok((Some(json), 0)) => match serde_json::from_str::<Report>(&json) {
-                Ok(r) => outcome_of(r),
-                Err(e) => Outcome::Crashed {
-                    reason: format!("unreadable report from the Ruby prelude: {e}"),
-                },
-            },
+            Ok((Some(json), 0)) => polyrun_engine::report::outcome(&json, "the Ruby prelude"),
             Ok((_, state)) => Outcome::Error {
                 diagnostic: Diagnostic::new(
                     "Exception",
@@ -386,14 +332,7 @@ impl RubyRuntime {
 }
 
 impl Runtime for RubyRuntime {
-    fn info(&self) -> &RuntimeInfo {
-        &self.info
-    }
-
     fn run(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
-        if let Some(stopped) = io.begin(request) {
-            return Ok(stopped);
-        }
         self.slot.set(Some(io.clone()));
         let outcome = self.execute(request, io);
         self.slot.set(None);

@@ -7,12 +7,16 @@ module Polyrun
   @binding = TOPLEVEL_BINDING
 
   # Runs user code in the VM's one top-level binding (so a session keeps its local variables
-  # and methods) and describes the result as JSON for the host.
+  # and methods) and reports how it ended to the host as JSON: the engine's `Outcome`.
   def self.run(code, file)
     value = eval(code, @binding, file, 1)
-    { "ok" => true, "value" => (value.nil? ? nil : value.inspect) }.to_json
+    { "status" => "completed", "value" => (value.nil? ? nil : { "text/plain" => value.inspect }) }.to_json
   rescue SystemExit => e
-    { "ok" => true, "value" => nil, "exit" => e.status }.to_json
+    if e.status.zero?
+      { "status" => "completed", "value" => nil }.to_json
+    else
+      report_error("SystemExit", "exit status #{e.status}", nil, [])
+    end
   rescue Exception => e # rubocop:disable Lint/RescueException -- the host wants every error
     frames = (e.backtrace_locations || [])
       .select { |l| l.path == file }
@@ -24,9 +28,14 @@ module Polyrun
       line ||= found && found[1].to_i
       message = message.sub(/\A#{Regexp.escape(file)}:\d+: /, "")
     end
-    { "ok" => false, "class" => e.class.name, "message" => message, "line" => line,
-      "frames" => frames }.to_json
+    report_error(e.class.name, message, line, frames)
   end
+
+  def self.report_error(kind, message, line, frames)
+    { "status" => "error",
+      "diagnostic" => { "kind" => kind, "message" => message, "line" => line, "frames" => frames } }.to_json
+  end
+  private_class_method :report_error
 end
 
 # The polyrun helpers (docs/helpers.md). A call is a line on stderr,

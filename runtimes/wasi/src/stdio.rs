@@ -25,6 +25,10 @@ pub struct IoSlot {
     calls: Arc<Mutex<Calls>>,
 }
 
+/// The longest helper call line kept: two of the largest values the helpers accept, plus room
+/// for the rest of the request. A longer one is answered with an error and dropped.
+const MAX_CALL_BYTES: usize = 2 * polyrun_engine::helpers::MAX_VALUE_BYTES + 4096;
+
 /// Helper calls being read out of stderr, and the replies not yet read by the guest.
 #[derive(Default)]
 struct Calls {
@@ -32,46 +36,69 @@ struct Calls {
     held: Vec<u8>,
     /// `held` is a call (its marker was seen).
     open: bool,
+    /// The call being written is too long: the rest of its line is dropped.
+    oversized: bool,
     /// Replies for the guest's stdin.
     replies: Vec<u8>,
 }
 
 impl Calls {
-    /// Takes the calls out of `bytes` (answering them with `answer`) and returns the rest.
+    fn reply(&mut self, reply: &str) {
+        self.replies.extend_from_slice(reply.as_bytes());
+        self.replies.push(b'\n');
+    }
+
+    /// Takes the calls out of `bytes` (answering them with `answer`) and returns the rest. Each
+    /// byte is looked at once, however the guest cuts its writes.
     fn filter(&mut self, bytes: &[u8], answer: impl Fn(&str) -> String) -> Vec<u8> {
-        let mut data = std::mem::take(&mut self.held);
-        data.extend_from_slice(bytes);
         let mut pass = Vec::new();
-        let mut rest: &[u8] = &data;
+        let mut rest: &[u8] = bytes;
         loop {
             if self.open {
-                match rest.iter().position(|&b| b == b'\n') {
-                    Some(nl) => {
-                        let reply = answer(&String::from_utf8_lossy(&rest[..nl]));
-                        self.replies.extend_from_slice(reply.as_bytes());
-                        self.replies.push(b'\n');
-                        self.open = false;
-                        rest = &rest[nl + 1..];
-                    }
-                    None => {
-                        self.held = rest.to_vec();
-                        return pass;
-                    }
+                let nl = rest.iter().position(|&b| b == b'\n');
+                let part = &rest[..nl.unwrap_or(rest.len())];
+                if !self.oversized && self.held.len() + part.len() > MAX_CALL_BYTES {
+                    self.oversized = true;
+                    self.held = Vec::new();
                 }
-            } else if let Some(at) = find(rest, CALL_MARKER) {
-                pass.extend_from_slice(&rest[..at]);
-                rest = &rest[at + CALL_MARKER.len()..];
-                self.open = true;
-            } else {
-                // Hold back a tail that may be the start of a marker cut by the write.
-                let keep = (1..CALL_MARKER.len().min(rest.len() + 1))
-                    .rev()
-                    .find(|&n| rest.ends_with(&CALL_MARKER[..n]))
-                    .unwrap_or(0);
-                pass.extend_from_slice(&rest[..rest.len() - keep]);
-                self.held = rest[rest.len() - keep..].to_vec();
-                return pass;
+                if !self.oversized {
+                    self.held.extend_from_slice(part);
+                }
+                let Some(nl) = nl else {
+                    return pass;
+                };
+                let reply = if std::mem::take(&mut self.oversized) {
+                    serde_json::json!({
+                        "error": format!("the helper call is longer than {MAX_CALL_BYTES} bytes")
+                    })
+                    .to_string()
+                } else {
+                    answer(&String::from_utf8_lossy(&std::mem::take(&mut self.held)))
+                };
+                self.reply(&reply);
+                self.open = false;
+                rest = &rest[nl + 1..];
+                continue;
             }
+            // Not in a call: what was held back is at most a marker's prefix.
+            let mut data = std::mem::take(&mut self.held);
+            data.extend_from_slice(rest);
+            if let Some(at) = find(&data, CALL_MARKER) {
+                pass.extend_from_slice(&data[..at]);
+                self.open = true;
+                let after = at + CALL_MARKER.len();
+                // The rest of `data` comes from `rest` (the held prefix is shorter than a marker).
+                rest = &rest[rest.len() - (data.len() - after)..];
+                continue;
+            }
+            // Hold back a tail that may be the start of a marker cut by the write.
+            let keep = (1..CALL_MARKER.len().min(data.len() + 1))
+                .rev()
+                .find(|&n| data.ends_with(&CALL_MARKER[..n]))
+                .unwrap_or(0);
+            pass.extend_from_slice(&data[..data.len() - keep]);
+            self.held = data[data.len() - keep..].to_vec();
+            return pass;
         }
     }
 }
@@ -395,6 +422,25 @@ mod tests {
             b"z"
         );
         assert_eq!(c.replies, b"<{\"op\":1}>\n<2>\n<3>\n");
+    }
+
+    #[test]
+    fn long_calls_cost_one_pass_and_oversized_ones_are_refused() {
+        let mut c = Calls::default();
+        let len = |r: &str| r.len().to_string();
+        assert!(c.filter(b"\x02polyrun-call:", len).is_empty());
+        for _ in 0..1000 {
+            assert!(c.filter(&[b'x'; 4096], len).is_empty());
+        }
+        assert_eq!(c.filter(b"\nok", len), b"ok");
+        assert_eq!(c.replies, b"4096000\n");
+        c.replies.clear();
+        assert!(c.filter(b"\x02polyrun-call:", len).is_empty());
+        let big = vec![b'y'; MAX_CALL_BYTES + 1];
+        assert!(c.filter(&big, len).is_empty());
+        assert_eq!(c.filter(b"y\nafter", len), b"after");
+        assert!(String::from_utf8_lossy(&c.replies).contains("longer than"));
+        assert!(c.held.is_empty());
     }
 
     #[test]

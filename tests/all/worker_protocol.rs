@@ -83,7 +83,9 @@ fn ready_run_events_done() {
     let mut w = Worker::start();
     let ready = w.recv();
     assert_eq!(ready["type"], "ready");
-    assert_eq!(ready["protocol"], 1);
+    assert_eq!(ready["protocol"], 2);
+    assert_eq!(ready["languages"][0]["backend"], "boa");
+    assert_eq!(ready["languages"][0]["default"], true);
     assert_eq!(ready["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(ready["capabilities"]["memory_ceiling"], true);
     let langs: Vec<_> = ready["languages"]
@@ -140,6 +142,19 @@ fn malformed_lines_and_unknown_languages_get_errors_and_the_worker_lives_on() {
     let e = w.recv();
     assert_eq!(e["kind"], "unknown_language");
     assert_eq!(e["id"], "x");
+    assert_eq!(e["available"][1], "lua", "{e}");
+    w.send(json!({"type": "run", "id": "z", "language": "lua", "backend": "luajit", "code": "x"}));
+    let e = w.recv();
+    assert_eq!(e["kind"], "unknown_backend");
+    assert_eq!(e["available"], json!(["mlua"]), "{e}");
+    // The backend named explicitly runs.
+    w.send(
+        json!({"type": "run", "id": "w", "language": "lua", "backend": "MLUA", "code": "return 1"}),
+    );
+    assert_eq!(
+        w.until_done("w").last().unwrap()["outcome"]["status"],
+        "completed"
+    );
     w.send(json!({"type": "run", "id": "y", "language": "js", "code": "1+1"}));
     assert_eq!(
         w.until_done("y").last().unwrap()["outcome"]["status"],
@@ -167,7 +182,7 @@ fn input_requests_are_answered_with_input_commands() {
 fn cancel_command_stops_a_preemptible_run() {
     let mut w = Worker::start();
     w.recv();
-    w.send(json!({"type": "run", "id": "c", "language": "lua", "code": "print('start') while true do end", "timeout_ms": 60000}));
+    w.send(json!({"type": "run", "id": "c", "language": "lua", "code": "print('start') while true do end", "limits": {"wall_time_ms": 60000}}));
     assert_eq!(w.recv()["event"]["text"], "start\n");
     w.send(json!({"type": "cancel", "id": "c"}));
     let done = w.until_done("c").pop().unwrap();
@@ -178,7 +193,7 @@ fn cancel_command_stops_a_preemptible_run() {
 fn a_queued_run_cancelled_before_it_starts_runs_nothing() {
     let mut w = Worker::start();
     w.recv();
-    w.send(json!({"type": "run", "id": "a", "language": "lua", "code": "while true do end", "timeout_ms": 300}));
+    w.send(json!({"type": "run", "id": "a", "language": "lua", "code": "while true do end", "limits": {"wall_time_ms": 300}}));
     w.send(json!({"type": "run", "id": "b", "language": "js", "code": "console.log('b ran')"}));
     w.send(json!({"type": "cancel", "id": "b"}));
     let a = w.until_done("a");
@@ -189,10 +204,10 @@ fn a_queued_run_cancelled_before_it_starts_runs_nothing() {
 }
 
 #[test]
-fn timeout_ms_and_limits_apply() {
+fn wall_time_and_limits_apply() {
     let mut w = Worker::start();
     w.recv();
-    w.send(json!({"type": "run", "id": "t", "language": "lua", "code": "while true do end", "timeout_ms": 200}));
+    w.send(json!({"type": "run", "id": "t", "language": "lua", "code": "while true do end", "limits": {"wall_time_ms": 200}}));
     assert_eq!(
         w.until_done("t").pop().unwrap()["outcome"],
         json!({"status": "limit_exceeded", "limit": "time"})

@@ -1,8 +1,6 @@
 //! The manager: isolation levels, warm reuse, sessions, cancel, worker death and replacement.
 
-mod common;
-
-use common::value;
+use crate::common::value;
 use polyrun::{
     Event, Isolation, LimitKind, Limits, Outcome, RunSpec, RuntimeManager, WorkerCommand,
 };
@@ -373,4 +371,41 @@ fn concurrent_runs_share_one_manager() {
         let (i, v) = h.join().unwrap();
         assert_eq!(v, Some((i * 2).to_string()));
     }
+}
+
+#[test]
+fn backends_are_chosen_per_run_and_session_and_a_missing_one_is_named() {
+    let m = manager();
+    for iso in [Isolation::InProcess, Isolation::Worker] {
+        let (out, _, r) = run(
+            &m,
+            RunSpec::new("py", "print('hi')")
+                .backend("rustpython")
+                .isolation(iso),
+        );
+        assert_eq!((out.as_str(), r.backend.as_str()), ("hi\n", "rustpython"));
+        let e = m
+            .run(RunSpec::new("py", "1").backend("cpython").isolation(iso))
+            .unwrap_err();
+        match e {
+            polyrun::Error::UnknownBackend {
+                language,
+                name,
+                available,
+            } => {
+                assert_eq!((language.as_str(), name.as_str()), ("python", "cpython"));
+                assert_eq!(available, ["rustpython"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut s = m.session_on("lua", Some("mlua"), None).unwrap();
+    assert_eq!(s.backend(), "mlua");
+    s.run(RunSpec::code("x = 41")).unwrap();
+    let r = s.run(RunSpec::code("return x + 1")).unwrap();
+    assert_eq!(value(&r.outcome), Some("42".to_string()));
+    assert!(m.session_on("lua", Some("luajit"), None).is_err());
+    // Every backend is listed, each language's default marked.
+    let infos = m.languages();
+    assert!(infos.iter().any(|i| i.language == "ruby" && i.default));
 }

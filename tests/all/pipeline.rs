@@ -1,8 +1,6 @@
 //! `polyrun pipeline run` and the variable store across processes, end to end with the CLI.
 
-mod common;
-
-use common::{BIN, code, polyrun_env, text};
+use crate::common::{BIN, code, polyrun_env, text};
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 

@@ -1,9 +1,7 @@
 //! Ruby through the CLI and the manager, and `polyrun fetch`, end to end. ruby.wasm comes from
 //! the npm registry through polyrun-packaging (cached in the user's cache after the first run).
 
-mod common;
-
-use common::{check_sessions, manager, polyrun_env, polyrun_stdin as polyrun, text};
+use crate::common::{check_sessions, manager, polyrun_env, polyrun_stdin as polyrun, text};
 use polyrun::Isolation;
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,6 @@
 //! Python through the CLI and the manager, end to end (the acceptance checks).
 
-mod common;
-
-use common::{check_sessions, manager, polyrun_stdin as polyrun, text};
+use crate::common::{check_sessions, manager, polyrun_stdin as polyrun, text};
 use polyrun::Isolation;
 use std::time::{Duration, Instant};
 
@@ -176,7 +174,7 @@ fn workers_whose_heap_outgrew_its_budget_retire_and_are_replaced() {
     let m = polyrun::RuntimeManager::builder()
         .registry(polyrun::registry())
         .worker_command(
-            polyrun::WorkerCommand::new(common::BIN).env("POLYRUN_WORKER_RETIRE_MB", "1"),
+            polyrun::WorkerCommand::new(crate::common::BIN).env("POLYRUN_WORKER_RETIRE_MB", "1"),
         )
         .build();
     for i in 0..4 {

@@ -1,9 +1,7 @@
 //! PHP through the CLI and the manager, end to end. php.wasm is built from Debian's source by
 //! polyrun-packaging's recipe the first time (cached in the user's cache afterwards).
 
-mod common;
-
-use common::{manager, polyrun_stdin as polyrun, text};
+use crate::common::{manager, polyrun_stdin as polyrun, text};
 use polyrun::{Isolation, RunSpec};
 use std::time::{Duration, Instant};
 

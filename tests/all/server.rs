@@ -665,6 +665,35 @@ async fn bad_requests_get_clear_errors_and_limits_are_clamped() {
     assert_eq!(status, 400);
     let msg = v["error"].as_str().unwrap();
     assert!(msg.contains("cobol") && msg.contains("python"), "{msg}");
+    assert_eq!(v["kind"], "unknown_language", "{v}");
+    // A backend: chosen explicitly it runs (and the run says which); a missing one is a 400
+    // naming the language's backends.
+    let (status, _, v) = s
+        .post(
+            "/v1/runs",
+            json!({ "language": "lua", "backend": "mlua", "code": "return 1" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["backend"], "mlua", "{v}");
+    let (status, _, v) = s
+        .post(
+            "/v1/runs",
+            json!({ "language": "lua", "backend": "luajit", "code": "return 1" }),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["kind"], "unknown_backend", "{v}");
+    assert_eq!(v["available"], json!(["mlua"]), "{v}");
+    let (_, v) = s.get("/v1/languages").await;
+    assert!(
+        v["languages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["backend"].is_string() && l["default"] == true),
+        "{v}"
+    );
     let (status, _, v) = s.post("/v1/runs", json!({ "language": "js" })).await;
     assert!((400..500).contains(&status), "{status} {v}");
     assert!(v["error"].as_str().unwrap().contains("code"), "{v}");
