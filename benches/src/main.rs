@@ -50,6 +50,10 @@ struct Cli {
     /// Timed runs per program in the browser (after one untimed run).
     #[arg(long, default_value_t = 3)]
     browser_runs: usize,
+    /// Measure only what a live manager does — warm start, throughput, idle memory, helper
+    /// calls — and print it as JSON (no report): a quick before/after check of host changes.
+    #[arg(long, conflicts_with_all = ["quick", "report_only"])]
+    manager_only: bool,
     /// Measure nothing: write the report again from the JSON beside `--out`.
     #[arg(long, conflicts_with = "quick")]
     report_only: bool,
@@ -243,6 +247,19 @@ fn run(cli: &Cli) -> Result<(), String> {
         let results: Results = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         report::write(&cli.out, &results).map_err(|e| e.to_string())?;
         println!("wrote {} from {}", cli.out.display(), json.display());
+        return Ok(());
+    }
+    if cli.manager_only {
+        let dir =
+            TempDir(std::env::temp_dir().join(format!("polyrun-bench-{}", std::process::id())));
+        std::fs::create_dir_all(&dir.0).map_err(|e| e.to_string())?;
+        let out = serde_json::json!({
+            "warm_start": warm_start()?,
+            "throughput_runs_per_s": throughput()?,
+            "idle_instance_mb": idle_memory()?,
+            "helper_call_us": helper_calls(&dir.0)?,
+        });
+        println!("{out}");
         return Ok(());
     }
     let me = std::env::current_exe().map_err(|e| e.to_string())?;

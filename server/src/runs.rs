@@ -423,19 +423,16 @@ impl Stdin for ServerStdin {
             return Some(line);
         }
         let rx = self.rx.as_ref()?;
+        if self.run.control.check().is_some() {
+            return None;
+        }
         self.run.push(RunEvent::StdinRequest);
-        loop {
-            match rx.recv_timeout(Duration::from_millis(20)) {
-                Ok(Some(line)) => return Some(line),
-                Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    self.rx = None;
-                    return None;
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if self.run.control.check().is_some() {
-                        return None;
-                    }
-                }
+        // A stop of the run sends the end of input (registered at submit): no polling.
+        match rx.recv() {
+            Ok(Some(line)) => Some(line),
+            Ok(None) | Err(_) => {
+                self.rx = None;
+                None
             }
         }
     }
@@ -673,6 +670,13 @@ impl State {
             });
         if let Some(f) = &body.filename {
             spec = spec.filename(f.clone());
+        }
+        if body.interactive {
+            // A stop (cancel, deadline) answers a pending read with the end of input.
+            let stop = tx.clone();
+            spec.control().on_stop(move |_| {
+                let _ = stop.send(None);
+            });
         }
         let run = Arc::new(Run {
             id,

@@ -36,14 +36,13 @@ export function outcomeOf(status, report) {
 
 /**
  * Runs one request on `module` (a compiled php.wasm).
- * @param {{ module: WebAssembly.Module, min: number, max: number }} compiled php.wasm with its
- *   memory imported (wasi.js's `importMemory`), and that memory's limits in pages
+ * @param {WebAssembly.Module} module php.wasm, compiled
  * @param {string} prelude the text of prelude.php
  * @param {{ code: string, filename?: string, limits: { memory_bytes?: number } }} request
  * @param {{ emit: (event: object) => void, readLine: () => (string|undefined),
  *           hostCall: (request: string) => string }} io
  */
-export function runPhp({ module, min, max }, prelude, request, io) {
+export function runPhp(module, prelude, request, io) {
   const { code, mode } = source(request.code);
   const nonce = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
   const memory = request.limits?.memory_bytes;
@@ -84,11 +83,10 @@ export function runPhp({ module, min, max }, prelude, request, io) {
     hostCall: io.hostCall,
     budget: io.budget,
   });
-  // Linear memory capped above memory_limit, as natively.
-  const cap = memory === undefined || memory === null ? max : Math.ceil((memory + MEMORY_HEADROOM) / 65536);
-  const imports = wasi.imports();
-  imports.polyrun = { memory: new WebAssembly.Memory({ initial: min, maximum: Math.max(min, Math.min(max, cap)) }) };
-  const instance = new WebAssembly.Instance(module, imports);
+  // PHP's memory_limit bounds its heap; linear memory past the limit plus MEMORY_HEADROOM stops
+  // the guest at its next syscall (the budget), as wasmtime's limiter does natively at the grow.
+  if (memory !== undefined && memory !== null) io.budget.memory = memory + MEMORY_HEADROOM;
+  const instance = new WebAssembly.Instance(module, wasi.imports());
   let status;
   try {
     status = wasi.start(instance);

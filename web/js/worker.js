@@ -4,7 +4,7 @@ import init, { Engine } from './pkg/polyrun_web.js';
 import { runPhp } from './php.js';
 import { RubyVm } from './ruby.js';
 import { RunHelpers } from './helpers.js';
-import { Budget, WasiStop, importMemory } from './wasi.js';
+import { Budget, WasiStop } from './wasi.js';
 
 let engine = null;
 let runId = 0;
@@ -154,12 +154,7 @@ async function runWasi(artifact, request) {
   const emit = (event) => postMessage({ type: 'event', id: runId, event });
   if (!artifact.module) {
     emit({ type: 'progress', stage: `loading ${artifact.info.name}`, done: 0, total: artifact.size });
-    const bytes = new Uint8Array(await fetch(new URL(artifact.file, base)).then((r) => r.arrayBuffer()));
-    // PHP: a fresh instance per run, with its linear memory capped by the host (an import).
-    const php = artifact.info.language === 'php';
-    const { bytes: wasm, min, max } = php ? importMemory(bytes) : { bytes };
-    artifact.module = await WebAssembly.compile(wasm);
-    artifact.pages = { min, max };
+    artifact.module = await WebAssembly.compileStreaming(fetch(new URL(artifact.file, base)));
     artifact.prelude = await fetch(new URL(artifact.prelude_file, base)).then((r) => r.text());
   }
   // The run's limits (the engine's defaults for what it leaves out), enforced on every syscall:
@@ -177,7 +172,7 @@ async function runWasi(artifact, request) {
     if (budget.tripped) throw new WasiStop(budget.tripped);
   };
   const io = { emit: out, readLine: globalThis.polyrunReadLine, hostCall: globalThis.polyrunHostCall, budget };
-  if (php) return runPhp({ module: artifact.module, ...artifact.pages }, artifact.prelude, { ...request, limits }, io);
+  if (php) return runPhp(artifact.module, artifact.prelude, { ...request, limits }, io);
   // Ruby: a VM per session, a fresh one for a run without a session.
   let vm = request.session ? rubySessions.get(request.session) : null;
   if (!vm) {
