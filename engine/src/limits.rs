@@ -6,8 +6,11 @@ use std::time::Duration;
 /// Every backend maps these onto its own mechanism (Lua: instruction hook and allocator limit;
 /// Boa: recursion limit; worker processes: a hard deadline and an allocation ceiling). Guest code
 /// can never catch a limit error.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+///
+/// On the wire (every host: the worker protocol, the browser bundle, HTTP, pipeline files) a
+/// missing field takes the default and `null` means no limit; an unknown field is an error.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Wall-clock time for the run, in milliseconds on the wire (`wall_time_ms`).
     #[serde(rename = "wall_time_ms", with = "millis")]
@@ -33,6 +36,24 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// These limits, each at most `max`'s (no limit here becomes `max`'s; no limit in `max`
+    /// leaves it as it is): what a server grants a request.
+    pub fn clamped(&self, max: &Limits) -> Limits {
+        fn pick<T: Ord + Copy>(asked: Option<T>, max: Option<T>) -> Option<T> {
+            match (asked, max) {
+                (Some(a), Some(m)) => Some(a.min(m)),
+                (None, m) => m,
+                (a, None) => a,
+            }
+        }
+        Limits {
+            wall_time: pick(self.wall_time, max.wall_time),
+            memory_bytes: pick(self.memory_bytes, max.memory_bytes),
+            output_bytes: pick(self.output_bytes, max.output_bytes),
+            recursion_depth: pick(self.recursion_depth, max.recursion_depth),
+        }
+    }
+
     /// No limit at all. For trusted code only.
     pub fn unlimited() -> Self {
         Limits {
@@ -119,6 +140,28 @@ mod tests {
         let partial: Limits = serde_json::from_str(r#"{"memory_bytes":null}"#).unwrap();
         assert_eq!(partial.memory_bytes, None);
         assert_eq!(partial.wall_time, Limits::default().wall_time);
+        assert!(serde_json::from_str::<Limits>(r#"{"timeout_ms":5}"#).is_err());
+    }
+
+    #[test]
+    fn clamping_takes_the_smaller_and_no_limit_becomes_the_maximum() {
+        let max = Limits {
+            wall_time: Some(Duration::from_secs(5)),
+            memory_bytes: Some(1 << 20),
+            output_bytes: None,
+            recursion_depth: Some(100),
+        };
+        let asked = Limits {
+            wall_time: Some(Duration::from_secs(3600)),
+            memory_bytes: Some(1024),
+            output_bytes: None,
+            recursion_depth: None,
+        };
+        let l = asked.clamped(&max);
+        assert_eq!(l.wall_time, max.wall_time);
+        assert_eq!(l.memory_bytes, Some(1024));
+        assert_eq!(l.output_bytes, None);
+        assert_eq!(l.recursion_depth, Some(100));
     }
 
     #[test]

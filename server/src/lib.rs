@@ -55,8 +55,6 @@ pub struct Config {
     pub token_sessions: usize,
     /// Largest request body (and WebSocket message), bytes. Default 1 MiB.
     pub max_body_bytes: usize,
-    /// Limits for a run that asks for none.
-    pub default_limits: Limits,
     /// The most a run may ask for; larger requests (and "no limit") are clamped to these.
     pub max_limits: Limits,
     /// Events kept per run for late or reconnecting clients. Default 10 000.
@@ -82,7 +80,6 @@ impl Default for Config {
             token_runs_per_minute: 120,
             token_sessions: 4,
             max_body_bytes: 1 << 20,
-            default_limits: Limits::default(),
             max_limits: Limits {
                 wall_time: Some(Duration::from_secs(60)),
                 memory_bytes: Some(1 << 30),

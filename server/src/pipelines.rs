@@ -8,7 +8,7 @@
 
 use crate::api::ApiError;
 use crate::auth::Principal;
-use crate::runs::{LimitsBody, State, effective_limits, token_namespace};
+use crate::runs::{State, token_namespace};
 use axum::Extension;
 use axum::Json;
 use axum::body::Body;
@@ -47,17 +47,10 @@ impl Drop for CancelOnDrop {
 }
 
 fn clamp(asked: Option<&Limits>, state: &State) -> Limits {
-    let body = asked.map(|l| LimitsBody {
-        wall_time_ms: l.wall_time.map(|d| d.as_millis() as u64),
-        memory_bytes: l.memory_bytes,
-        output_bytes: l.output_bytes,
-        recursion_depth: l.recursion_depth,
-    });
-    effective_limits(
-        body.as_ref(),
-        &state.config.default_limits,
-        &state.config.max_limits,
-    )
+    asked
+        .cloned()
+        .unwrap_or_default()
+        .clamped(&state.config.max_limits)
 }
 
 /// The handler.

@@ -155,9 +155,10 @@ pub struct RunBody {
     /// WebSocket or `POST /v1/runs/{id}/stdin`.
     #[serde(default)]
     pub interactive: bool,
-    /// Requested limits; missing ones take the server's defaults, all are clamped to its maxima.
+    /// Requested limits, the engine's `Limits` (a missing field takes the default, `null` means
+    /// no limit); all are clamped to the server's maxima.
     #[serde(default)]
-    pub limits: Option<LimitsBody>,
+    pub limits: Option<Limits>,
     /// File name for diagnostics.
     #[serde(default)]
     pub filename: Option<String>,
@@ -194,46 +195,6 @@ pub fn token_namespace(who: &Principal, asked: Option<&str>) -> String {
         who.0,
         asked.unwrap_or(polyrun_engine::helpers::DEFAULT_NAMESPACE)
     )
-}
-
-/// Requested limits (`null` or missing = the server's default).
-#[derive(Clone, Debug, Default, Deserialize, Serialize, Hash)]
-#[serde(deny_unknown_fields)]
-pub struct LimitsBody {
-    /// Wall time, ms.
-    pub wall_time_ms: Option<u64>,
-    /// Memory, bytes.
-    pub memory_bytes: Option<u64>,
-    /// Output (stdout + stderr + display), bytes.
-    pub output_bytes: Option<u64>,
-    /// Nested calls.
-    pub recursion_depth: Option<u32>,
-}
-
-/// The limits a run gets: asked-for or default, each clamped to the maximum.
-pub fn effective_limits(asked: Option<&LimitsBody>, default: &Limits, max: &Limits) -> Limits {
-    fn pick<T: Ord + Copy>(asked: Option<T>, default: Option<T>, max: Option<T>) -> Option<T> {
-        match (asked.or(default), max) {
-            (Some(v), Some(m)) => Some(v.min(m)),
-            (None, m) => m,
-            (v, None) => v,
-        }
-    }
-    let a = asked.cloned().unwrap_or_default();
-    Limits {
-        wall_time: pick(
-            a.wall_time_ms.map(Duration::from_millis),
-            default.wall_time,
-            max.wall_time,
-        ),
-        memory_bytes: pick(a.memory_bytes, default.memory_bytes, max.memory_bytes),
-        output_bytes: pick(a.output_bytes, default.output_bytes, max.output_bytes),
-        recursion_depth: pick(
-            a.recursion_depth,
-            default.recursion_depth,
-            max.recursion_depth,
-        ),
-    }
 }
 
 struct RunInner {
@@ -651,11 +612,11 @@ impl State {
         }
         *lock(&self.per_token).entry(who.clone()).or_default() += 1;
 
-        let limits = effective_limits(
-            body.limits.as_ref(),
-            &self.config.default_limits,
-            &self.config.max_limits,
-        );
+        let limits = body
+            .limits
+            .clone()
+            .unwrap_or_default()
+            .clamped(&self.config.max_limits);
         let (tx, rx) = mpsc::channel();
         let id = uuid::Uuid::new_v4().to_string();
         let mut spec = RunSpec::new(desc.id, body.code.clone())
@@ -1010,28 +971,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_take_defaults_and_are_clamped_to_the_maxima() {
-        let default = Limits::default();
+    fn request_limits_mean_what_the_engine_says_and_are_clamped() {
         let max = Config::default().max_limits;
-        let l = effective_limits(None, &default, &max);
-        assert_eq!(l, default);
-        let asked = LimitsBody {
-            wall_time_ms: Some(3_600_000),
-            memory_bytes: Some(1024),
-            output_bytes: None,
-            recursion_depth: Some(u32::MAX),
-        };
-        let l = effective_limits(Some(&asked), &default, &max);
+        let body: RunBody = serde_json::from_str(
+            r#"{"language":"lua","code":"","limits":{"wall_time_ms":3600000,"memory_bytes":null}}"#,
+        )
+        .unwrap();
+        let l = body.limits.unwrap().clamped(&max);
         assert_eq!(l.wall_time, max.wall_time);
-        assert_eq!(l.memory_bytes, Some(1024));
-        assert_eq!(l.output_bytes, default.output_bytes);
-        assert_eq!(l.recursion_depth, max.recursion_depth);
-        // No default and no maximum: no limit.
-        let l = effective_limits(None, &Limits::unlimited(), &Limits::unlimited());
-        assert_eq!(l, Limits::unlimited());
-        // No default: the maximum.
-        let l = effective_limits(None, &Limits::unlimited(), &max);
-        assert_eq!(l, max);
+        // `null`: no limit, which the server clamps to its maximum.
+        assert_eq!(l.memory_bytes, max.memory_bytes);
+        // Missing: the engine's default.
+        assert_eq!(l.output_bytes, Limits::default().output_bytes);
+        assert!(
+            serde_json::from_str::<RunBody>(
+                r#"{"language":"lua","code":"","limits":{"timeout":1}}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

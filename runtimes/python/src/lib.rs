@@ -283,7 +283,7 @@ impl PythonRuntime {
                     if now >= end {
                         return Ok(());
                     }
-                    ticker::pause((end - now).min(std::time::Duration::from_millis(10)));
+                    ticker::pause(io.control(), end - now);
                 }
             },
         );

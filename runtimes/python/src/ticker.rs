@@ -88,7 +88,7 @@ impl Drop for Watch {
     }
 }
 
-/// Blocks the calling thread for `d` (an interruptible wait polls in such steps).
-pub(crate) fn pause(d: Duration) {
-    std::thread::sleep(d);
+/// Blocks the calling thread for `d`, or until `control` trips (it wakes the wait).
+pub(crate) fn pause(control: &polyrun_engine::RunControl, d: Duration) {
+    control.wait(Some(d));
 }

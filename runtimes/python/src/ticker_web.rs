@@ -12,10 +12,11 @@ pub(crate) fn watch(_control: RunControl, _fire: Box<dyn Fn() + Send>) -> Watch 
     Watch
 }
 
-/// Busy-waits for `d` (there is no blocking sleep on the browser's main event loop).
-pub(crate) fn pause(d: Duration) {
+/// Busy-waits for `d`, or until `control` trips (there is no blocking sleep on the browser's
+/// main event loop, and no other thread to wake it).
+pub(crate) fn pause(control: &polyrun_engine::RunControl, d: Duration) {
     let end = web_time::Instant::now() + d;
-    while web_time::Instant::now() < end {
+    while web_time::Instant::now() < end && control.check().is_none() {
         std::hint::spin_loop();
     }
 }

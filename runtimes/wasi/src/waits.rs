@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 use wasmtime::{Caller, Extern, Func, Linker, Store};
 
 const WASI: &str = "wasi_snapshot_preview1";
-/// The longest a sleeping guest goes without its run control being checked.
-const SLICE: Duration = Duration::from_millis(5);
 /// A subscription's size and an event's (WASI preview 1 ABI).
 const SUBSCRIPTION: usize = 48;
 const EVENT: usize = 32;
@@ -105,8 +103,8 @@ fn relative_clocks(
     Ok(Some(clocks))
 }
 
-/// Waits for the earliest clock, checking the run's control every [`SLICE`], and reports the
-/// clocks that are due.
+/// Waits for the earliest clock — woken at once when the run's control trips or its deadline
+/// passes — and reports the clocks that are due.
 fn sleep(
     caller: &mut Caller<'_, HostState>,
     clocks: &[(u64, Duration)],
@@ -118,13 +116,19 @@ fn sleep(
     let until = Instant::now() + wait;
     loop {
         if let Some(i) = control.as_ref().and_then(RunControl::check) {
-            return Err(wasmtime::Error::msg(format!("polyrun: {i:?}")));
+            return Err(wasmtime::Error::msg(format!("polyrun: {i}")));
         }
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
-        std::thread::sleep(left.min(SLICE));
+        // Woken by a trip (cancel, a limit) or the run's deadline, whichever comes first.
+        match &control {
+            Some(c) => {
+                c.wait(Some(left));
+            }
+            None => std::thread::sleep(left),
+        }
     }
     let mut out = Vec::new();
     for (userdata, _) in clocks.iter().filter(|c| c.1 <= wait) {
