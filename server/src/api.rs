@@ -1,7 +1,9 @@
 //! The HTTP API: routes, authentication, REST handlers and errors.
 
 use crate::auth::{self, Denied, Principal};
-use crate::runs::{Refused, RunBody, State};
+use crate::error::ApiError;
+use crate::model::RunBody;
+use crate::runs::State;
 use crate::stream;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State as Ax};
@@ -14,93 +16,6 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// An error as the API returns it: a status and `{"error": message}`, plus the engine's error
-/// fields (`kind`, `name`, `available`...) when the engine refused the request.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-    retry_after: Option<Duration>,
-    engine: Option<polyrun_engine::WireError>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-            retry_after: None,
-            engine: None,
-        }
-    }
-
-    /// A 400 for an error of the engine, with its fields.
-    pub fn engine(e: &polyrun_engine::Error) -> Self {
-        ApiError {
-            engine: Some(e.to_wire()),
-            ..ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
-        }
-    }
-
-    fn no_run(id: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, format!("no run `{id}`"))
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = match &self.engine {
-            Some(w) => serde_json::to_value(w).unwrap_or_default(),
-            None => serde_json::json!({}),
-        };
-        body["error"] = self.message.into();
-        let mut r = (self.status, Json(body)).into_response();
-        if let Some(wait) = self.retry_after {
-            let secs = wait.as_secs().max(1).to_string();
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_str(&secs).expect("digits"),
-            );
-        }
-        if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        r
-    }
-}
-
-impl From<Refused> for ApiError {
-    fn from(r: Refused) -> Self {
-        let status = match &r {
-            Refused::Engine(_) => StatusCode::BAD_REQUEST,
-            Refused::Conflict(_) => StatusCode::CONFLICT,
-            Refused::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Refused::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        let retry_after = match &r {
-            Refused::TooMany { retry_after, .. } => Some(*retry_after),
-            _ => None,
-        };
-        let engine = match &r {
-            Refused::Engine(w) => Some((**w).clone()),
-            _ => None,
-        };
-        ApiError {
-            status,
-            message: r.to_string(),
-            retry_after,
-            engine,
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        ApiError::new(r.status(), r.body_text())
-    }
-}
 
 /// The whole application.
 pub fn router(state: Arc<State>) -> Router {

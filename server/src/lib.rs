@@ -19,13 +19,15 @@
 
 mod api;
 mod auth;
+mod error;
 mod metrics;
+mod model;
 mod pipelines;
 mod runs;
 mod stream;
 
 pub use auth::Token;
-pub use runs::Status;
+pub use model::Status;
 
 use polyrun_engine::Limits;
 use polyrun_manager::RuntimeManager;

@@ -1,6 +1,6 @@
 //! Counters for `GET /metrics` (Prometheus text format).
 
-use crate::runs::Status;
+use crate::model::Status;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;

@@ -6,9 +6,10 @@
 //! steps' variables live in the token's own namespace. Steps must carry `code`: the server reads
 //! no files. A client that goes away cancels the pipeline.
 
-use crate::api::ApiError;
 use crate::auth::Principal;
-use crate::runs::{State, token_namespace};
+use crate::error::ApiError;
+use crate::model::token_namespace;
+use crate::runs::State;
 use axum::Extension;
 use axum::Json;
 use axum::body::Body;

@@ -1,12 +1,14 @@
 //! Runs: their event logs, the queue and the slots they execute in, cancel, stdin, sessions,
-//! idempotency keys, retention and shutdown.
+//! idempotency keys, retention and shutdown. The request and response types are in
+//! [`crate::model`], the errors in [`crate::error`].
 
 use crate::Config;
 use crate::auth::{Principal, RateLimiter};
+use crate::error::Refused;
 use crate::metrics::Metrics;
-use polyrun_engine::{Event, LimitKind, Limits, Outcome, RunControl, Stdin};
+use crate::model::{Record, RunBody, RunEvent, Status, token_namespace};
+use polyrun_engine::{Event, Limits, Outcome, RunControl, Stdin};
 use polyrun_manager::{Isolation, RunResult, RunSpec, RuntimeManager, Session};
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -23,107 +25,8 @@ fn unix_ms(t: SystemTime) -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Where a run is: `queued → running → succeeded | failed | cancelled | timed_out`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Waiting for a slot.
-    Queued,
-    /// Executing in a worker.
-    Running,
-    /// Ran to its end.
-    Succeeded,
-    /// The guest raised an error, hit its memory or output limit, or its worker died.
-    Failed,
-    /// Cancelled by the client or by the server's shutdown.
-    Cancelled,
-    /// Hit its time limit.
-    TimedOut,
-}
-
-impl Status {
-    /// `true` once the run has ended.
-    pub fn is_final(self) -> bool {
-        !matches!(self, Status::Queued | Status::Running)
-    }
-
-    /// The lower-case name used on the wire and in metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Running => "running",
-            Status::Succeeded => "succeeded",
-            Status::Failed => "failed",
-            Status::Cancelled => "cancelled",
-            Status::TimedOut => "timed_out",
-        }
-    }
-
-    /// The final status for an outcome, and a reason for the ones that need one.
-    fn of(outcome: &Outcome) -> (Status, Option<String>) {
-        match outcome {
-            Outcome::Completed { .. } => (Status::Succeeded, None),
-            Outcome::Error { diagnostic } => (
-                Status::Failed,
-                Some(format!("{}: {}", diagnostic.kind, diagnostic.message)),
-            ),
-            Outcome::LimitExceeded {
-                limit: LimitKind::Time,
-            } => (Status::TimedOut, Some("time limit exceeded".into())),
-            Outcome::LimitExceeded { limit } => (
-                Status::Failed,
-                Some(format!("{} limit exceeded", limit.as_str())),
-            ),
-            Outcome::Cancelled => (Status::Cancelled, None),
-            Outcome::Crashed { reason } => (Status::Failed, Some(reason.clone())),
-        }
-    }
-}
-
-/// One entry of a run's event stream (the `type` tag names it).
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum RunEvent {
-    /// The status changed.
-    Status {
-        /// The new status.
-        status: Status,
-        /// Why, for final statuses other than `succeeded`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
-    /// The guest waits for a line of standard input.
-    StdinRequest,
-    /// The run ended: always the last event.
-    Outcome {
-        /// The final status.
-        status: Status,
-        /// How the run ended.
-        outcome: Outcome,
-        /// Why, when the status is not `succeeded`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-        /// Execution time (running → ended), ms.
-        duration_ms: u64,
-        /// What the guest published with `polyrun.output(value)`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        output: Option<serde_json::Value>,
-    },
-    /// What the guest and its backend report, as the engine names it (`stdout`, `stderr`,
-    /// `display`, `progress`, `log`).
-    #[serde(untagged)]
-    Guest(Event),
-}
-
-#[derive(Serialize)]
-struct Record<'a> {
-    seq: u64,
-    ts_ms: u64,
-    #[serde(flatten)]
-    event: &'a RunEvent,
-}
-
-/// One of a token's concurrent runs, held by a pipeline until dropped.
+/// One of a token's concurrent runs or pipelines: the one permit both hold (a run until it
+/// ends, a pipeline until it is dropped); dropping it gives the slot back.
 pub struct TokenSlot {
     state: Arc<State>,
     who: Principal,
@@ -135,66 +38,6 @@ impl Drop for TokenSlot {
             *n = n.saturating_sub(1);
         }
     }
-}
-
-/// What a client asked for: the body of `POST /v1/runs`.
-#[derive(Clone, Debug, Deserialize, Serialize, Hash)]
-#[serde(deny_unknown_fields)]
-pub struct RunBody {
-    /// Language id, alias or extension.
-    pub language: String,
-    /// The backend (`GET /v1/languages`); default: the language's default.
-    #[serde(default)]
-    pub backend: Option<String>,
-    /// The source.
-    pub code: String,
-    /// Standard input given up front.
-    #[serde(default)]
-    pub stdin: Option<String>,
-    /// Keep standard input open after `stdin`: the guest waits for lines sent over the
-    /// WebSocket or `POST /v1/runs/{id}/stdin`.
-    #[serde(default)]
-    pub interactive: bool,
-    /// Requested limits, the engine's `Limits` (a missing field takes the default, `null` means
-    /// no limit); all are clamped to the server's maxima.
-    #[serde(default)]
-    pub limits: Option<Limits>,
-    /// File name for diagnostics.
-    #[serde(default)]
-    pub filename: Option<String>,
-    /// Runs with the same session id share guest state.
-    #[serde(default)]
-    pub session: Option<String>,
-    /// A repeated key returns the original run instead of running again.
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-    /// What `polyrun.input()` returns in the guest.
-    #[serde(default)]
-    pub input: Option<HashedJson>,
-    /// The namespace of the guest's variables (within the token's own: tokens never share
-    /// variables).
-    #[serde(default)]
-    pub namespace: Option<String>,
-}
-
-/// A JSON value in a request that is fingerprinted for idempotency.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct HashedJson(pub serde_json::Value);
-
-impl std::hash::Hash for HashedJson {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.to_string().hash(state);
-    }
-}
-
-/// The variable namespace a token's request names: the token's own, then the one asked for.
-pub fn token_namespace(who: &Principal, asked: Option<&str>) -> String {
-    format!(
-        "{}/{}",
-        who.0,
-        asked.unwrap_or(polyrun_engine::helpers::DEFAULT_NAMESPACE)
-    )
 }
 
 struct RunInner {
@@ -240,6 +83,8 @@ pub struct Run {
     cancel_requested: AtomicBool,
     cancel_reason: Mutex<Option<String>>,
     stdin_tx: Mutex<Option<mpsc::Sender<Option<String>>>>,
+    /// The token's concurrency slot, held until the run ends.
+    permit: Mutex<Option<TokenSlot>>,
     inner: Mutex<RunInner>,
     cap: usize,
     seq: watch::Sender<u64>,
@@ -406,29 +251,6 @@ struct SessionSlot {
     last_used: Mutex<Instant>,
 }
 
-/// Why a submission is refused.
-#[derive(Debug, thiserror::Error)]
-pub enum Refused {
-    /// The engine refused the request (400): unknown language or backend, no sessions...; the
-    /// response carries the engine's error fields (`kind`, `available`).
-    #[error("{}", .0.message)]
-    Engine(Box<polyrun_engine::WireError>),
-    /// Conflicts with an earlier request (409).
-    #[error("{0}")]
-    Conflict(String),
-    /// Too many runs: queue full, token concurrency or rate (429).
-    #[error("{message}")]
-    TooMany {
-        /// What is full.
-        message: String,
-        /// When to try again.
-        retry_after: Duration,
-    },
-    /// The server is shutting down (503).
-    #[error("the server is shutting down")]
-    ShuttingDown,
-}
-
 /// The server's state.
 pub struct State {
     /// The manager runs execute on.
@@ -520,11 +342,21 @@ impl State {
         let mut per_token = lock(&self.per_token);
         self.check_token_concurrency(who, &per_token)?;
         self.start_within_rate(who)?;
+        Ok(self.token_slot(who, &mut per_token))
+    }
+
+    /// Takes one of `who`'s concurrency slots (the caller checked, under the same lock, that
+    /// there is one).
+    fn token_slot(
+        self: &Arc<Self>,
+        who: &Principal,
+        per_token: &mut HashMap<Principal, usize>,
+    ) -> TokenSlot {
         *per_token.entry(who.clone()).or_default() += 1;
-        Ok(TokenSlot {
+        TokenSlot {
             state: self.clone(),
             who: who.clone(),
-        })
+        }
     }
 
     pub fn load(&self) -> (usize, usize) {
@@ -610,7 +442,7 @@ impl State {
             self.pending.fetch_sub(1, Ordering::SeqCst);
             return Err(refused);
         }
-        *lock(&self.per_token).entry(who.clone()).or_default() += 1;
+        let permit = self.token_slot(who, &mut lock(&self.per_token));
 
         let limits = body
             .limits
@@ -655,6 +487,7 @@ impl State {
             cancel_requested: AtomicBool::new(false),
             cancel_reason: Mutex::new(None),
             stdin_tx: Mutex::new(body.interactive.then_some(tx)),
+            permit: Mutex::new(Some(permit)),
             inner: Mutex::new(RunInner {
                 status: Status::Queued,
                 records: VecDeque::new(),
@@ -802,9 +635,8 @@ impl State {
             latency_ms = latency.as_millis() as u64,
             "run ended"
         );
-        if let Some(n) = lock(&self.per_token).get_mut(&run.owner) {
-            *n = n.saturating_sub(1);
-        }
+        // The token's slot goes back (the run's permit is dropped).
+        lock(&run.permit).take();
         self.retire(&run.id);
         if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.idle.notify_waiters();
@@ -963,89 +795,5 @@ pub async fn janitor(state: Arc<State>) {
             let busy = slot.session.try_lock().is_err();
             busy || lock(&slot.last_used).elapsed() < idle
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_limits_mean_what_the_engine_says_and_are_clamped() {
-        let max = Config::default().max_limits;
-        let body: RunBody = serde_json::from_str(
-            r#"{"language":"lua","code":"","limits":{"wall_time_ms":3600000,"memory_bytes":null}}"#,
-        )
-        .unwrap();
-        let l = body.limits.unwrap().clamped(&max);
-        assert_eq!(l.wall_time, max.wall_time);
-        // `null`: no limit, which the server clamps to its maximum.
-        assert_eq!(l.memory_bytes, max.memory_bytes);
-        // Missing: the engine's default.
-        assert_eq!(l.output_bytes, Limits::default().output_bytes);
-        assert!(
-            serde_json::from_str::<RunBody>(
-                r#"{"language":"lua","code":"","limits":{"timeout":1}}"#
-            )
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn events_serialise_flat_with_their_sequence_number() {
-        let json = |event: &RunEvent| {
-            serde_json::to_value(Record {
-                seq: 3,
-                ts_ms: 7,
-                event,
-            })
-            .unwrap()
-        };
-        let out = RunEvent::Guest(Event::Stdout {
-            text: "hi\n".into(),
-        });
-        assert_eq!(
-            json(&out),
-            serde_json::json!({ "seq": 3, "ts_ms": 7, "type": "stdout", "text": "hi\n" })
-        );
-        let status = RunEvent::Status {
-            status: Status::TimedOut,
-            reason: Some("time limit exceeded".into()),
-        };
-        assert_eq!(
-            json(&status),
-            serde_json::json!({ "seq": 3, "ts_ms": 7, "type": "status", "status": "timed_out", "reason": "time limit exceeded" })
-        );
-        assert_eq!(
-            json(&RunEvent::StdinRequest),
-            serde_json::json!({ "seq": 3, "ts_ms": 7, "type": "stdin_request" })
-        );
-    }
-
-    #[test]
-    fn outcomes_map_to_final_statuses() {
-        let time = Outcome::LimitExceeded {
-            limit: LimitKind::Time,
-        };
-        assert_eq!(Status::of(&time).0, Status::TimedOut);
-        let mem = Outcome::LimitExceeded {
-            limit: LimitKind::Memory,
-        };
-        assert_eq!(
-            Status::of(&mem),
-            (Status::Failed, Some("memory limit exceeded".into()))
-        );
-        let crash = Outcome::Crashed {
-            reason: "worker killed by signal 9".into(),
-        };
-        assert_eq!(
-            Status::of(&crash),
-            (Status::Failed, Some("worker killed by signal 9".into()))
-        );
-        assert_eq!(
-            Status::of(&Outcome::Completed { value: None }).0,
-            Status::Succeeded
-        );
-        assert!(Status::Cancelled.is_final() && !Status::Running.is_final());
     }
 }

@@ -3,8 +3,8 @@
 //! `Last-Event-ID`) gets every later event exactly once, then live ones; the stream ends after
 //! the run's `outcome` event.
 
-use crate::api::ApiError;
 use crate::auth::Principal;
+use crate::error::ApiError;
 use crate::runs::{Run, State};
 use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;

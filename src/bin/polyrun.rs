@@ -106,15 +106,16 @@ struct RunArgs {
         conflicts_with = "file"
     )]
     code: Option<String>,
-    /// Wall-clock limit: 2s, 500ms, 1.5s, 1m; 0 for none.
-    #[arg(long, value_parser = parse_duration, default_value = "10s")]
-    timeout: Duration,
-    /// Memory limit: 64MiB, 512K, 1G (binary units), 1MB (decimal); 0 for none.
-    #[arg(long, value_parser = parse_size, default_value = "256MiB")]
-    memory: u64,
-    /// Limit on stdout + stderr bytes; 0 for none.
-    #[arg(long = "max-output", value_parser = parse_size, default_value = "1MiB")]
-    max_output: u64,
+    /// Wall-clock limit: 2s, 500ms, 1.5s, 1m; 0 for none [default: the engine's, 10s].
+    #[arg(long, value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Memory limit: 64MiB, 512K, 1G (binary units), 1MB (decimal); 0 for none [default: the
+    /// engine's, 256MiB].
+    #[arg(long, value_parser = parse_size)]
+    memory: Option<u64>,
+    /// Limit on stdout + stderr bytes; 0 for none [default: the engine's, 1MiB].
+    #[arg(long = "max-output", value_parser = parse_size)]
+    max_output: Option<u64>,
     /// Print one JSON event per line, then a done line with the outcome.
     #[arg(long)]
     json: bool,
@@ -459,11 +460,13 @@ fn run(args: RunArgs) -> u8 {
         (_, Some(IsolationArg::Worker)) => Isolation::Worker,
         _ => Isolation::Auto,
     };
+    // One source of the defaults: the engine's `Limits::default()`; 0 means no limit.
+    let defaults = Limits::default();
     let limits = Limits {
-        wall_time: nonzero(args.timeout),
-        memory_bytes: nonzero(args.memory),
-        output_bytes: nonzero(args.max_output),
-        ..Limits::default()
+        wall_time: args.timeout.map_or(defaults.wall_time, nonzero),
+        memory_bytes: args.memory.map_or(defaults.memory_bytes, nonzero),
+        output_bytes: args.max_output.map_or(defaults.output_bytes, nonzero),
+        ..defaults
     };
 
     let mut spec = match &args.lang {
