@@ -2,7 +2,7 @@
 
 use crate::auth::{self, Denied, Principal};
 use crate::error::ApiError;
-use crate::model::RunBody;
+use crate::model::{Cancelled, Health, Languages, RunBody, RunView, ServerInfo};
 use crate::runs::State;
 use crate::stream;
 use axum::extract::rejection::JsonRejection;
@@ -90,25 +90,25 @@ async fn authenticate(
     }
 }
 
-async fn healthz(Ax(state): Ax<Arc<State>>) -> Json<serde_json::Value> {
+async fn healthz(Ax(state): Ax<Arc<State>>) -> Json<Health> {
     let (queued, running) = state.load();
-    Json(serde_json::json!({
-        "status": "ok",
-        "server": "polyrun",
-        "version": env!("CARGO_PKG_VERSION"),
-        "queued": queued,
-        "running": running,
-    }))
+    Json(Health {
+        status: "ok",
+        server: "polyrun",
+        version: env!("CARGO_PKG_VERSION"),
+        queued,
+        running,
+    })
 }
 
 /// What the playground page asks to learn that it may run code here (a static host serves the
 /// site's own `server.json`, `{"server": null}`).
-async fn server_json(Ax(state): Ax<Arc<State>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "server": "polyrun",
-        "version": env!("CARGO_PKG_VERSION"),
-        "token_required": !state.config.tokens.is_empty(),
-    }))
+async fn server_json(Ax(state): Ax<Arc<State>>) -> Json<ServerInfo> {
+    Json(ServerInfo {
+        server: "polyrun",
+        version: env!("CARGO_PKG_VERSION"),
+        token_required: !state.config.tokens.is_empty(),
+    })
 }
 
 async fn openapi() -> Response {
@@ -124,8 +124,10 @@ async fn metrics(Ax(state): Ax<Arc<State>>) -> Response {
         .into_response()
 }
 
-async fn languages(Ax(state): Ax<Arc<State>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "languages": state.manager.languages() }))
+async fn languages(Ax(state): Ax<Arc<State>>) -> Json<Languages> {
+    Json(Languages {
+        languages: state.manager.languages(),
+    })
 }
 
 async fn create_run(
@@ -136,7 +138,7 @@ async fn create_run(
     let Json(body) = body?;
     let (run, new) = state.submit(&who, body)?;
     let mut view = run.view();
-    view["replayed"] = serde_json::Value::Bool(!new);
+    view.replayed = Some(!new);
     let status = if new {
         StatusCode::CREATED
     } else {
@@ -161,7 +163,7 @@ async fn get_run(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RunView>, ApiError> {
     let run = state.get(&who, &id).ok_or_else(|| ApiError::no_run(&id))?;
     if let Some(ms) = q.wait_ms {
         let mut rx = run.subscribe();
@@ -187,9 +189,11 @@ async fn cancel_run(
     tracing::info!(run = %id, cancelled, "cancel requested");
     Ok((
         StatusCode::ACCEPTED,
-        Json(
-            serde_json::json!({ "id": id, "cancel_requested": cancelled, "status": run.status() }),
-        ),
+        Json(Cancelled {
+            id,
+            cancel_requested: cancelled,
+            status: run.status(),
+        }),
     )
         .into_response())
 }

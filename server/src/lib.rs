@@ -24,6 +24,7 @@ mod metrics;
 mod model;
 mod pipelines;
 mod runs;
+mod sessions;
 mod stream;
 
 pub use auth::Token;

@@ -166,6 +166,96 @@ pub fn token_namespace(who: &Principal, asked: Option<&str>) -> String {
     )
 }
 
+/// A run as `GET /v1/runs/{id}` (and `POST /v1/runs`) shows it.
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    /// Its id.
+    pub id: String,
+    /// Canonical language id.
+    pub language: String,
+    /// The backend that runs it.
+    pub backend: String,
+    /// Where it is.
+    pub status: Status,
+    /// When it was accepted, ms since the Unix epoch.
+    pub created_at_ms: u64,
+    /// When it started running.
+    pub started_at_ms: Option<u64>,
+    /// When it ended.
+    pub finished_at_ms: Option<u64>,
+    /// Execution time (running → ended), ms.
+    pub duration_ms: Option<u64>,
+    /// The limits it got (asked for, clamped to the server's maxima).
+    pub limits: Limits,
+    /// Standard input stays open for lines from the client.
+    pub interactive: bool,
+    /// Its session, if any.
+    pub session: Option<String>,
+    /// Its idempotency key, if any.
+    pub idempotency_key: Option<String>,
+    /// How it ended, once it has.
+    pub outcome: Option<Outcome>,
+    /// What the guest published with `polyrun.output(value)`.
+    pub output: Option<serde_json::Value>,
+    /// Why, for final statuses other than `succeeded`.
+    pub reason: Option<String>,
+    /// Its standard output so far.
+    pub stdout: String,
+    /// Its standard error so far.
+    pub stderr: String,
+    /// The sequence number of its latest event.
+    pub last_seq: u64,
+    /// Where its events stream.
+    pub events: String,
+    /// In the answer to `POST /v1/runs`: `true` when an idempotency key found an earlier run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<bool>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+    /// `polyrun`.
+    pub server: &'static str,
+    /// polyrun's version.
+    pub version: &'static str,
+    /// Runs waiting.
+    pub queued: usize,
+    /// Runs executing.
+    pub running: usize,
+}
+
+/// `GET /server.json`: what the playground page reads to learn it may run code here.
+#[derive(Debug, Serialize)]
+pub struct ServerInfo {
+    /// `polyrun`.
+    pub server: &'static str,
+    /// polyrun's version.
+    pub version: &'static str,
+    /// Requests need a bearer token.
+    pub token_required: bool,
+}
+
+/// `GET /v1/languages`.
+#[derive(Debug, Serialize)]
+pub struct Languages {
+    /// Every backend of every language.
+    pub languages: Vec<polyrun_engine::RuntimeInfo>,
+}
+
+/// The answer to `POST /v1/runs/{id}/cancel`.
+#[derive(Debug, Serialize)]
+pub struct Cancelled {
+    /// The run's id.
+    pub id: String,
+    /// `false` when it had ended already.
+    pub cancel_requested: bool,
+    /// Its status now.
+    pub status: Status,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

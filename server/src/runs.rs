@@ -6,9 +6,10 @@ use crate::Config;
 use crate::auth::{Principal, RateLimiter};
 use crate::error::Refused;
 use crate::metrics::Metrics;
-use crate::model::{Record, RunBody, RunEvent, Status, token_namespace};
+use crate::model::{Record, RunBody, RunEvent, RunView, Status, token_namespace};
+use crate::sessions::{SessionSlot, Sessions};
 use polyrun_engine::{Event, Limits, Outcome, RunControl, Stdin};
-use polyrun_manager::{Isolation, RunResult, RunSpec, RuntimeManager, Session};
+use polyrun_manager::{Isolation, RunResult, RunSpec, RuntimeManager};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -184,35 +185,30 @@ impl Run {
     }
 
     /// The run as `GET /v1/runs/{id}` shows it.
-    pub fn view(&self) -> serde_json::Value {
+    pub fn view(&self) -> RunView {
         let inner = lock(&self.inner);
-        let l = &self.limits;
-        serde_json::json!({
-            "id": self.id,
-            "language": self.language,
-            "backend": self.backend,
-            "status": inner.status,
-            "created_at_ms": unix_ms(self.created),
-            "started_at_ms": inner.started.map(|s| unix_ms(s.0)),
-            "finished_at_ms": inner.finished.map(unix_ms),
-            "duration_ms": inner.duration_ms,
-            "limits": {
-                "wall_time_ms": l.wall_time.map(|d| d.as_millis() as u64),
-                "memory_bytes": l.memory_bytes,
-                "output_bytes": l.output_bytes,
-                "recursion_depth": l.recursion_depth,
-            },
-            "interactive": self.interactive,
-            "session": self.session,
-            "idempotency_key": self.idempotency_key,
-            "outcome": inner.outcome,
-            "output": inner.output,
-            "reason": inner.reason,
-            "stdout": inner.stdout,
-            "stderr": inner.stderr,
-            "last_seq": inner.next_seq - 1,
-            "events": format!("/v1/runs/{}/events", self.id),
-        })
+        RunView {
+            id: self.id.clone(),
+            language: self.language.clone(),
+            backend: self.backend.clone(),
+            status: inner.status,
+            created_at_ms: unix_ms(self.created),
+            started_at_ms: inner.started.map(|s| unix_ms(s.0)),
+            finished_at_ms: inner.finished.map(unix_ms),
+            duration_ms: inner.duration_ms,
+            limits: self.limits.clone(),
+            interactive: self.interactive,
+            session: self.session.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            outcome: inner.outcome.clone(),
+            output: inner.output.clone(),
+            reason: inner.reason.clone(),
+            stdout: inner.stdout.clone(),
+            stderr: inner.stderr.clone(),
+            last_seq: inner.next_seq - 1,
+            events: format!("/v1/runs/{}/events", self.id),
+            replayed: None,
+        }
     }
 }
 
@@ -244,13 +240,6 @@ impl Stdin for ServerStdin {
     }
 }
 
-/// A client's session: guest state kept in one worker between runs.
-struct SessionSlot {
-    language: String,
-    session: Mutex<Option<Session>>,
-    last_used: Mutex<Instant>,
-}
-
 /// The server's state.
 pub struct State {
     /// The manager runs execute on.
@@ -262,7 +251,7 @@ pub struct State {
     runs: Mutex<HashMap<String, Arc<Run>>>,
     finished: Mutex<VecDeque<String>>,
     idempotency: Mutex<HashMap<(Principal, String), String>>,
-    sessions: Mutex<HashMap<(Principal, String), Arc<SessionSlot>>>,
+    sessions: Sessions,
     /// Accepted runs waiting for a slot, oldest first (started strictly in this order).
     queue: Mutex<VecDeque<Pending>>,
     queued: AtomicUsize,
@@ -286,7 +275,7 @@ impl State {
             runs: Mutex::default(),
             finished: Mutex::default(),
             idempotency: Mutex::default(),
-            sessions: Mutex::default(),
+            sessions: Sessions::default(),
             queued: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
@@ -547,46 +536,19 @@ impl State {
         name: &str,
         desc: &polyrun_engine::RuntimeDescriptor,
     ) -> Result<Arc<SessionSlot>, Refused> {
-        let language = desc.label();
-        let mut sessions = lock(&self.sessions);
-        if let Some(slot) = sessions.get(&(who.clone(), name.to_string())) {
-            if slot.language != language {
-                return Err(Refused::Conflict(format!(
-                    "session `{name}` runs {}, not {language}",
-                    slot.language
-                )));
-            }
-            *lock(&slot.last_used) = Instant::now();
-            return Ok(slot.clone());
-        }
-        let open = sessions.keys().filter(|(owner, _)| owner == who).count();
-        if open >= self.config.token_sessions {
-            self.metrics.rejected("token_sessions");
-            return Err(Refused::TooMany {
-                message: format!(
-                    "this token has {open} sessions open (the most it may): end one with DELETE /v1/sessions/{{id}}"
-                ),
-                retry_after: Duration::from_secs(1),
-            });
-        }
-        let session = self
-            .manager
-            .session_on(desc.id, Some(desc.backend), Some(Isolation::Worker))
-            .map_err(|e| Refused::Engine(Box::new(e.to_wire())))?;
-        let slot = Arc::new(SessionSlot {
-            language,
-            session: Mutex::new(Some(session)),
-            last_used: Mutex::new(Instant::now()),
-        });
-        sessions.insert((who.clone(), name.to_string()), slot.clone());
-        Ok(slot)
+        self.sessions.slot(
+            who,
+            name,
+            desc,
+            &self.manager,
+            self.config.token_sessions,
+            &self.metrics,
+        )
     }
 
     /// Ends a session (its guest state is dropped). `false` if there was none.
     pub fn end_session(&self, who: &Principal, name: &str) -> bool {
-        lock(&self.sessions)
-            .remove(&(who.clone(), name.to_string()))
-            .is_some()
+        self.sessions.end(who, name)
     }
 
     fn finish(&self, run: &Run, result: Result<RunResult, polyrun_engine::Error>) {
@@ -680,7 +642,7 @@ impl State {
             }
             self.wait_idle(Duration::from_secs(30)).await;
         }
-        lock(&self.sessions).clear();
+        self.sessions.clear();
     }
 
     async fn wait_idle(&self, limit: Duration) -> bool {
@@ -790,10 +752,6 @@ pub async fn janitor(state: Arc<State>) {
         (state.config.session_idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
     loop {
         tokio::time::sleep(every).await;
-        let idle = state.config.session_idle;
-        lock(&state.sessions).retain(|_, slot| {
-            let busy = slot.session.try_lock().is_err();
-            busy || lock(&slot.last_used).elapsed() < idle
-        });
+        state.sessions.expire(state.config.session_idle);
     }
 }
