@@ -92,17 +92,20 @@ impl Registry {
         first: &'a RuntimeDescriptor,
         backend: Option<&str>,
     ) -> Result<&'a RuntimeDescriptor, Error> {
-        let all = self.backends(first.id);
+        // Every run resolves its backend: no allocation unless it is an error.
+        let mut of_language = self.entries.iter().filter(|d| d.id == first.id);
         match backend.map(str::trim).filter(|b| !b.is_empty()) {
-            None => Ok(all[0]),
-            Some(b) => all
-                .iter()
+            None => Ok(of_language.find(|d| self.is_default(d)).unwrap_or(first)),
+            Some(b) => of_language
                 .find(|d| d.backend.eq_ignore_ascii_case(b))
-                .copied()
                 .ok_or_else(|| Error::UnknownBackend {
                     language: first.id.to_string(),
                     name: b.to_string(),
-                    available: all.iter().map(|d| d.backend.to_string()).collect(),
+                    available: self
+                        .backends(first.id)
+                        .iter()
+                        .map(|d| d.backend.to_string())
+                        .collect(),
                 }),
         }
     }

@@ -27,6 +27,12 @@ mod runs;
 mod sessions;
 mod stream;
 
+/// A mutex's guard, also after a panic elsewhere poisoned it (the data stays consistent: every
+/// critical section here is a few plain updates).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub use auth::Token;
 pub use model::Status;
 

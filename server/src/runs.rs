@@ -5,6 +5,7 @@
 use crate::Config;
 use crate::auth::{Principal, RateLimiter};
 use crate::error::Refused;
+use crate::lock;
 use crate::metrics::Metrics;
 use crate::model::{Record, RunBody, RunEvent, RunView, Status, token_namespace};
 use crate::sessions::{SessionSlot, Sessions};
@@ -13,13 +14,9 @@ use polyrun_manager::{Isolation, RunResult, RunSpec, RuntimeManager};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, watch};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)

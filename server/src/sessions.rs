@@ -3,15 +3,12 @@
 
 use crate::auth::Principal;
 use crate::error::Refused;
+use crate::lock;
 use crate::metrics::Metrics;
 use polyrun_manager::{Isolation, RuntimeManager, Session};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// A client's session: guest state kept in one worker between runs.
 pub(crate) struct SessionSlot {

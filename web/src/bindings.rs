@@ -68,7 +68,7 @@ impl Engine {
 
     /// The backends, as a JSON array of `RuntimeInfo`.
     pub fn languages(&self) -> String {
-        crate::languages_json()
+        crate::languages_json(self.pool.registry())
     }
 
     /// The default limits, as JSON (`Limits`): what a request's missing limits become.

@@ -51,10 +51,10 @@ mod bundle {
     pub fn register(_: &mut polyrun_engine::Registry) {}
 }
 
-/// The backends of [`registry`] as a JSON array of `RuntimeInfo` objects (what
+/// The backends of `registry` as a JSON array of `RuntimeInfo` objects (what
 /// `polyrun langs --json` prints, one per line).
-pub fn languages_json() -> String {
-    serde_json::to_string(&registry().infos()).expect("infos serialise")
+pub fn languages_json(registry: &Registry) -> String {
+    serde_json::to_string(&registry.infos()).expect("infos serialise")
 }
 
 /// [`Limits::default`] as JSON: the one source of the default limits for the JS API.
@@ -68,7 +68,7 @@ mod tests {
 
     #[test]
     fn languages_list_backends_and_defaults() {
-        let langs: serde_json::Value = serde_json::from_str(&languages_json()).unwrap();
+        let langs: serde_json::Value = serde_json::from_str(&languages_json(&registry())).unwrap();
         assert_eq!(langs[0]["language"], "javascript");
         assert_eq!(langs[0]["backend"], "boa");
         assert_eq!(langs[0]["default"], true);

@@ -415,7 +415,7 @@ pub enum CallError {
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CallError::Stopped(i) => write!(f, "stopped: {i:?}"),
+            CallError::Stopped(i) => write!(f, "stopped: {i}"),
             CallError::Exit(c) => write!(f, "exited with status {c}"),
             CallError::Trap(t) => write!(f, "trapped: {t}"),
         }
@@ -463,7 +463,7 @@ impl WasiInstance {
             Some(c) => self
                 .store
                 .epoch_deadline_callback(move |_| match c.check() {
-                    Some(i) => Err(wasmtime::Error::msg(format!("polyrun: {i:?}"))),
+                    Some(i) => Err(wasmtime::Error::msg(format!("polyrun: {i}"))),
                     None => Ok(UpdateDeadline::Continue(1)),
                 }),
             None => self

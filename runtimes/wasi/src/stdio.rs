@@ -201,7 +201,7 @@ impl IoSlot {
                         )
                     });
             if let Some(io) = &io {
-                io.check().map_err(|i| format!("polyrun: {i:?}"))?;
+                io.check().map_err(|i| format!("polyrun: {i}"))?;
             }
             &filtered[..]
         } else {
@@ -239,7 +239,7 @@ impl IoSlot {
         for part in [pass, after] {
             if !part.is_empty() {
                 io.write(stream, &String::from_utf8_lossy(part))
-                    .map_err(|i| format!("polyrun: {i:?}"))?;
+                    .map_err(|i| format!("polyrun: {i}"))?;
             }
         }
         Ok(())
