@@ -137,6 +137,30 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// A store holding `variables` in `namespace`, versions as given (a host that keeps the
+    /// variables elsewhere between runs, as the browser page does).
+    pub fn with_variables(
+        namespace: &str,
+        variables: impl IntoIterator<Item = (String, Versioned)>,
+    ) -> Self {
+        let vars = variables
+            .into_iter()
+            .map(|(name, v)| ((namespace.to_string(), name), v))
+            .collect();
+        MemoryStore {
+            vars: Mutex::new(vars),
+        }
+    }
+
+    /// Every variable of `namespace`, by name.
+    pub fn variables(&self, namespace: &str) -> std::collections::BTreeMap<String, Versioned> {
+        let vars = self.vars.lock().unwrap_or_else(|p| p.into_inner());
+        vars.iter()
+            .filter(|((ns, _), _)| ns == namespace)
+            .map(|((_, name), v)| (name.clone(), v.clone()))
+            .collect()
+    }
 }
 
 impl VariableStore for MemoryStore {

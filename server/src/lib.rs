@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+mod admission;
 mod api;
 mod auth;
 mod error;

@@ -1,9 +1,11 @@
 //! Runs: their event logs, the queue and the slots they execute in, cancel, stdin, sessions,
-//! idempotency keys, retention and shutdown. The request and response types are in
-//! [`crate::model`], the errors in [`crate::error`].
+//! idempotency keys, retention and shutdown. Who may start a run is [`crate::admission`]'s
+//! decision; the request and response types are in [`crate::model`], the errors in
+//! [`crate::error`].
 
 use crate::Config;
-use crate::auth::{Principal, RateLimiter};
+use crate::admission::{Admission, TokenSlot};
+use crate::auth::Principal;
 use crate::error::Refused;
 use crate::lock;
 use crate::metrics::Metrics;
@@ -21,21 +23,6 @@ use tokio::sync::{Notify, watch};
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// One of a token's concurrent runs or pipelines: the one permit both hold (a run until it
-/// ends, a pipeline until it is dropped); dropping it gives the slot back.
-pub struct TokenSlot {
-    state: Arc<State>,
-    who: Principal,
-}
-
-impl Drop for TokenSlot {
-    fn drop(&mut self) {
-        if let Some(n) = lock(&self.state.per_token).get_mut(&self.who) {
-            *n = n.saturating_sub(1);
-        }
-    }
 }
 
 struct RunInner {
@@ -255,8 +242,7 @@ pub struct State {
     running: AtomicUsize,
     /// Accepted and not yet ended.
     pending: AtomicUsize,
-    per_token: Mutex<HashMap<Principal, usize>>,
-    rate: RateLimiter,
+    admission: Admission,
     shutting_down: AtomicBool,
     idle: Notify,
 }
@@ -264,6 +250,7 @@ pub struct State {
 impl State {
     /// A server state over `manager`.
     pub fn new(manager: RuntimeManager, config: Config) -> Self {
+        let admission = Admission::new(config.token_concurrency, config.token_runs_per_minute);
         State {
             queue: Mutex::default(),
             manager,
@@ -276,75 +263,22 @@ impl State {
             queued: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
-            per_token: Mutex::default(),
-            rate: RateLimiter::default(),
+            admission,
             shutting_down: AtomicBool::new(false),
             idle: Notify::new(),
         }
     }
 
-    /// Runs waiting for a slot, and runs executing.
-    /// Refuses when `who` already has as many runs in flight as a token may.
-    fn check_token_concurrency(
-        &self,
-        who: &Principal,
-        per_token: &HashMap<Principal, usize>,
-    ) -> Result<(), Refused> {
-        if per_token.get(who).copied().unwrap_or(0) >= self.config.token_concurrency {
-            self.metrics.rejected("token_concurrency");
-            return Err(Refused::TooMany {
-                message: format!(
-                    "this token already has {} runs queued or running (the most it may)",
-                    self.config.token_concurrency
-                ),
-                retry_after: Duration::from_secs(1),
-            });
-        }
-        Ok(())
-    }
-
-    /// Counts a start against `who`'s rate, or refuses it.
-    fn start_within_rate(&self, who: &Principal) -> Result<(), Refused> {
-        self.rate
-            .try_start(who, self.config.token_runs_per_minute)
-            .map_err(|wait| {
-                self.metrics.rejected("rate");
-                Refused::TooMany {
-                    message: format!(
-                        "this token may start {} runs a minute",
-                        self.config.token_runs_per_minute
-                    ),
-                    retry_after: wait.max(Duration::from_secs(1)),
-                }
-            })
-    }
-
     /// Admits a pipeline for `who`: it counts as one of the token's concurrent runs (and
-    /// against its rate) until the returned guard drops.
-    pub fn admit_pipeline(self: &Arc<Self>, who: &Principal) -> Result<TokenSlot, Refused> {
+    /// against its rate) until the returned permit drops.
+    pub fn admit_pipeline(&self, who: &Principal) -> Result<TokenSlot, Refused> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(Refused::ShuttingDown);
         }
-        let mut per_token = lock(&self.per_token);
-        self.check_token_concurrency(who, &per_token)?;
-        self.start_within_rate(who)?;
-        Ok(self.token_slot(who, &mut per_token))
+        self.admission.admit(who, &self.metrics)
     }
 
-    /// Takes one of `who`'s concurrency slots (the caller checked, under the same lock, that
-    /// there is one).
-    fn token_slot(
-        self: &Arc<Self>,
-        who: &Principal,
-        per_token: &mut HashMap<Principal, usize>,
-    ) -> TokenSlot {
-        *per_token.entry(who.clone()).or_default() += 1;
-        TokenSlot {
-            state: self.clone(),
-            who: who.clone(),
-        }
-    }
-
+    /// Runs waiting for a slot, and runs executing.
     pub fn load(&self) -> (usize, usize) {
         (
             self.queued.load(Ordering::SeqCst),
@@ -395,7 +329,7 @@ impl State {
             }
             return Ok((run, false));
         }
-        self.check_token_concurrency(who, &lock(&self.per_token))?;
+        self.admission.check(who, &self.metrics)?;
         let capacity = self.config.max_running + self.config.max_queued;
         if self
             .pending
@@ -424,11 +358,13 @@ impl State {
             },
         };
         // Only submissions that would be accepted count against the rate.
-        if let Err(refused) = self.start_within_rate(who) {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
-            return Err(refused);
-        }
-        let permit = self.token_slot(who, &mut lock(&self.per_token));
+        let permit = match self.admission.admit(who, &self.metrics) {
+            Ok(permit) => permit,
+            Err(refused) => {
+                self.pending.fetch_sub(1, Ordering::SeqCst);
+                return Err(refused);
+            }
+        };
 
         let limits = body
             .limits

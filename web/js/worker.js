@@ -1,10 +1,7 @@
 // polyrun's Web Worker: owns the wasm engine and runs one request at a time. The page talks to
 // it through polyrun.js; a run that must be stopped by force is ended by terminating the worker.
-import init, { Engine } from './pkg/polyrun_web.js';
-import { runPhp } from './php.js';
-import { RubyVm } from './ruby.js';
-import { RunHelpers } from './helpers.js';
-import { Budget, WasiStop } from './wasi.js';
+import init, * as bundle from './pkg/polyrun_web.js';
+import { hasWasiModule, installWasiHost, registerWasiModule } from './wasi.js';
 
 let engine = null;
 let runId = 0;
@@ -12,19 +9,12 @@ let stdinLines = [];
 let stdinOpen = false; // interactive stdin: more lines may come from the page
 let shared = null; // { flag: Int32Array, data: Uint8Array } over a SharedArrayBuffer
 let base = '';
-// Languages that run as WASI modules on the browser's own engine, from the site's artifacts.json:
-// { info, file, sha256, module (compiled on first use), prelude }.
-let wasiLanguages = [];
+// The WASI modules the bundle's Ruby and PHP backends run on, from the site's artifacts.json:
+// { name, file, sha256, size }; compiled on the page's engine on first use.
+let wasiArtifacts = [];
 // Languages in a second polyrun-web bundle (Python), loaded on their first run:
 // { info, js, wasm, size, engine (once loaded) }.
 let lazyModules = [];
-// The engine's default limits: what a request's missing limits are.
-let defaults = {};
-
-// The `polyrun` helpers of the current run (input, output, variables, event).
-let helpers = new RunHelpers();
-globalThis.polyrunHostCall = (json) => helpers.answer(json);
-
 globalThis.polyrunEmit = (json) => {
   postMessage({ type: 'event', id: runId, event: JSON.parse(json) });
 };
@@ -52,52 +42,42 @@ onmessage = async (e) => {
   if (m.type === 'init') {
     base = m.baseUrl;
     await init({ module_or_path: new URL('pkg/polyrun_web_bg.wasm', base) });
-    engine = new Engine();
+    installWasiHost(bundle);
+    engine = new bundle.Engine();
     if (m.sab) {
       shared = { flag: new Int32Array(m.sab, 0, 2), data: new Uint8Array(m.sab, 8) };
     }
     const manifest = await fetch(new URL('artifacts.json', base)).then((r) => (r.ok ? r.json() : { artifacts: [] }));
-    wasiLanguages = manifest.artifacts.filter((a) => ['php', 'ruby'].includes(a.info.language));
+    wasiArtifacts = manifest.artifacts ?? [];
     lazyModules = manifest.modules ?? [];
-    const languages = JSON.parse(engine.languages())
-      .concat(lazyModules.map((l) => l.info), wasiLanguages.map((a) => a.info));
-    defaults = JSON.parse(engine.default_limits());
-    postMessage({ type: 'ready', languages, defaults });
+    const languages = JSON.parse(engine.languages()).concat(lazyModules.map((l) => l.info));
+    postMessage({ type: 'ready', languages, defaults: JSON.parse(engine.default_limits()) });
   } else if (m.type === 'run') {
     runId = m.id;
     stdinLines = m.stdin === undefined || m.stdin === null ? [] : splitLines(m.stdin);
     stdinOpen = Boolean(m.interactive);
-    helpers = new RunHelpers(m.helpers ?? {});
-    const wasi = find(wasiLanguages, m.request.language);
+    const request = JSON.stringify(m.request);
+    const helpers = JSON.stringify(m.helpers ?? null);
+    // Python's bundle answers for the languages it holds; the main bundle for the rest.
     const lazy = find(lazyModules, m.request.language);
-    const other = wasi ?? lazy;
     let reply;
-    if (other && m.request.backend && m.request.backend.toLowerCase() !== other.info.backend) {
-      // The engine's error, as the main bundle's registry would write it.
-      const { language, backend } = other.info;
-      reply = { error: { kind: 'unknown_backend', message: `${language} has no backend \`${m.request.backend}\` (available: ${backend})`, language, name: m.request.backend, available: [backend] } };
-    } else if (lazy) {
+    if (lazy) {
       try {
         const lazyEngine = await loadModule(lazy);
-        reply = JSON.parse(lazyEngine.run(JSON.stringify(m.request)));
+        reply = JSON.parse(lazyEngine.run(request, helpers));
       } catch (e) {
         reply = trapped(lazy.info.name, e);
       }
-    } else if (wasi) {
-      try {
-        reply = { outcome: withNulls(await runWasi(wasi, m.request)) };
-      } catch (e) {
-        reply = e instanceof WebAssembly.RuntimeError ? trapped(wasi.info.name, e) : { error: String(e) };
-      }
     } else {
       try {
-        reply = JSON.parse(engine.run(JSON.stringify(m.request)));
+        const wasi = engine.wasi_module(request);
+        if (wasi && !hasWasiModule(wasi)) await loadWasiModule(wasi);
+        reply = JSON.parse(engine.run(request, helpers));
       } catch (e) {
-        reply = trapped(m.request.language, e);
+        reply = e instanceof WebAssembly.RuntimeError ? trapped(m.request.language, e) : { error: { kind: 'load', message: String(e), language: m.request.language } };
       }
     }
-    const result = { output: helpers.output, variables: helpers.changed ? helpers.variables : undefined };
-    postMessage({ type: 'done', id: m.id, ...reply, ...result });
+    postMessage({ type: 'done', id: m.id, ...reply });
     // Fresh state for the next run, now that this one's result is out.
     if (!reply.fatal) {
       setTimeout(() => {
@@ -108,7 +88,6 @@ onmessage = async (e) => {
   } else if (m.type === 'end-session') {
     engine.end_session(m.name);
     for (const l of lazyModules) l.engine?.end_session(m.name);
-    rubySessions.delete(m.name);
   }
 };
 
@@ -118,15 +97,6 @@ onmessage = async (e) => {
  */
 function trapped(name, e) {
   return { outcome: { status: 'crashed', reason: `the ${name} module stopped (${e}); the worker was restarted` }, fatal: true };
-}
-
-/** An outcome reported by a prelude, with the fields serde leaves out as `null`, as the Rust
- * engine writes them. */
-function withNulls(o) {
-  if (o.status !== 'error') return o;
-  const frame = (f) => ({ function: f.function ?? null, line: f.line ?? null, column: f.column ?? null });
-  const d = o.diagnostic;
-  return { ...o, diagnostic: { ...d, line: d.line ?? null, column: d.column ?? null, frames: (d.frames ?? []).map(frame) } };
 }
 
 /** The entry of `list` whose language is `name` (id, name or alias). */
@@ -150,48 +120,16 @@ async function loadModule(lazy) {
   return lazy.engine;
 }
 
-async function runWasi(artifact, request) {
+/** Fetches and compiles the WASI module `name` (ruby.wasm, php.wasm) for the bundle. */
+async function loadWasiModule(name) {
+  const artifact = wasiArtifacts.find((a) => a.name === name);
+  if (!artifact) throw new Error(`this site has no ${name} module (artifacts.json)`);
   const emit = (event) => postMessage({ type: 'event', id: runId, event });
-  if (!artifact.module) {
-    emit({ type: 'progress', stage: `loading ${artifact.info.name}`, done: 0, total: artifact.size });
-    artifact.module = await WebAssembly.compileStreaming(fetch(new URL(artifact.file, base)));
-    artifact.prelude = await fetch(new URL(artifact.prelude_file, base)).then((r) => r.text());
-  }
-  // The run's limits (the engine's defaults for what it leaves out), enforced on every syscall:
-  // output cut and stopped at the limit, linear memory past it stops the guest.
-  const limits = { ...defaults, ...request.limits };
-  const php = artifact.info.language === 'php';
-  const budget = new Budget({
-    output_bytes: limits.output_bytes,
-    memory_bytes: php || limits.memory_bytes === null ? null : limits.memory_bytes,
-  });
-  const out = (event) => {
-    if (event.type !== 'stdout' && event.type !== 'stderr') return emit(event);
-    const text = budget.charge(event.text);
-    if (text) emit({ ...event, text });
-    if (budget.tripped) throw new WasiStop(budget.tripped);
-  };
-  const io = { emit: out, readLine: globalThis.polyrunReadLine, hostCall: globalThis.polyrunHostCall, budget };
-  if (php) return runPhp(artifact.module, artifact.prelude, { ...request, limits }, io);
-  // Ruby: a VM per session, a fresh one for a run without a session.
-  let vm = request.session ? rubySessions.get(request.session) : null;
-  if (!vm) {
-    vm = spareRuby ?? new RubyVm(artifact.module, artifact.prelude, io);
-    spareRuby = null;
-    if (request.session) rubySessions.set(request.session, vm);
-  }
-  vm.io = io;
-  const outcome = vm.run(request, budget);
-  if (vm.broken && request.session) rubySessions.delete(request.session);
-  // Boot the next fresh VM now, between runs, so that the next run does not wait for it.
-  setTimeout(() => {
-    spareRuby ??= new RubyVm(artifact.module, artifact.prelude, { emit: () => {}, readLine: () => undefined });
-  }, 0);
-  return outcome;
+  const stage = `loading ${artifact.info?.name ?? name}`;
+  emit({ type: 'progress', stage, done: 0, total: artifact.size });
+  registerWasiModule(name, await WebAssembly.compileStreaming(fetch(new URL(artifact.file, base))));
+  emit({ type: 'progress', stage, done: artifact.size, total: artifact.size });
 }
-
-const rubySessions = new Map();
-let spareRuby = null;
 
 /** Interactive stdin without shared memory: a synchronous request the service worker holds. */
 let stdinRequests = 0;

@@ -1,9 +1,10 @@
 //! The wasm-bindgen surface: [`Engine`], used by `web/js/worker.js`. Runs go through the
 //! engine's [`Pool`] and [`polyrun_engine::drive`], as in a native worker process.
 
+use crate::page::{PageHelpers, PageRun};
 use crate::registry;
 use polyrun_engine::wire::RunCommand;
-use polyrun_engine::{Error, Event, Host, HostCall, Outcome, Pool, RunControl, RunIo, Stdin};
+use polyrun_engine::{Error, Event, Outcome, Pool, RunControl, RunIo, Stdin};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -14,24 +15,9 @@ extern "C" {
     /// The next line of stdin, without its end of line; `undefined` at the end of input.
     #[wasm_bindgen(js_namespace = globalThis, js_name = polyrunReadLine)]
     fn read_line() -> Option<String>;
-    /// Answers a `polyrun` helper call (JSON text) with a reply (JSON text): the worker's
-    /// `RunHelpers` (web/js/helpers.js).
-    #[wasm_bindgen(js_namespace = globalThis, js_name = polyrunHostCall)]
-    fn host_call(request: &str) -> String;
     /// Where a panic's message goes before the module traps (the worker reports it).
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(message: &str);
-}
-
-/// The helpers of a run in the browser: answered by the worker (one place for every bundle and
-/// the WASI languages).
-struct WorkerHost;
-
-impl Host for WorkerHost {
-    fn call(&self, call: HostCall) -> Result<serde_json::Value, String> {
-        let request = serde_json::to_string(&call).map_err(|e| e.to_string())?;
-        polyrun_engine::helpers::parse_reply(&host_call(&request))
-    }
 }
 
 struct HostStdin;
@@ -76,14 +62,49 @@ impl Engine {
         crate::default_limits_json()
     }
 
-    /// Runs a request (JSON: the engine's `RunCommand`). Events go to `globalThis.polyrunEmit`
-    /// while it runs; returns `{"outcome": ...}` or `{"error": {kind, message, ...}}`.
-    pub fn run(&mut self, request: &str) -> String {
-        let reply = match self.execute(request) {
-            Ok(outcome) => serde_json::json!({ "outcome": outcome }),
-            Err(e) => serde_json::json!({ "error": e.to_wire() }),
-        };
-        reply.to_string()
+    /// Runs a request (JSON: the engine's `RunCommand`) with the page's helpers (JSON:
+    /// `{input, context, variables}`, see [`PageHelpers`]). Events go to `globalThis.polyrunEmit`
+    /// while it runs; returns `{"outcome": ..., "output"?: ..., "variables"?: ...}` or
+    /// `{"error": {kind, message, ...}}`.
+    pub fn run(&mut self, request: &str, helpers: &str) -> String {
+        let mut reply = serde_json::Map::new();
+        match PageHelpers::parse(helpers) {
+            Err(message) => {
+                reply.insert(
+                    "error".into(),
+                    serde_json::to_value(Error::InvalidRequest(message).to_wire())
+                        .unwrap_or_default(),
+                );
+            }
+            Ok(page) => {
+                let run = page.start();
+                match self.execute(request, &run) {
+                    Ok(outcome) => {
+                        reply.insert(
+                            "outcome".into(),
+                            serde_json::to_value(outcome).unwrap_or_default(),
+                        );
+                        run.finish(&mut reply);
+                    }
+                    Err(e) => {
+                        reply.insert(
+                            "error".into(),
+                            serde_json::to_value(e.to_wire()).unwrap_or_default(),
+                        );
+                    }
+                }
+            }
+        }
+        serde_json::Value::Object(reply).to_string()
+    }
+
+    /// The WASI module (`ruby`, `php`) the request's backend runs on, if any: the worker
+    /// compiles it (`registerWasiModule`) before the run. `undefined` for other backends and
+    /// for requests that do not resolve (the run then reports why).
+    pub fn wasi_module(&self, request: &str) -> Option<String> {
+        let cmd: RunCommand = serde_json::from_str(request).ok()?;
+        let desc = cmd.resolve(self.pool.registry()).ok()?;
+        crate::wasi_module(desc).map(str::to_string)
     }
 
     /// Brings the instances of finished runs back to a fresh state: the worker calls it once
@@ -99,7 +120,7 @@ impl Engine {
 }
 
 impl Engine {
-    fn execute(&mut self, request: &str) -> Result<Outcome, Error> {
+    fn execute(&mut self, request: &str, run: &PageRun) -> Result<Outcome, Error> {
         let cmd: RunCommand = serde_json::from_str(request)
             .map_err(|e| Error::InvalidRequest(format!("malformed request: {e}")))?;
         let desc = *cmd.resolve(self.pool.registry())?;
@@ -110,7 +131,7 @@ impl Engine {
             RunControl::new(),
             request.limits.output_bytes,
         )
-        .with_host(std::sync::Arc::new(WorkerHost));
+        .with_host(run.helpers.clone());
         self.pool.run(&desc, cmd.session.as_deref(), &request, &io)
     }
 }

@@ -1,19 +1,24 @@
 //! # polyrun-web
 //!
 //! polyrun in the browser: the engine and the backends that compile into the bundle
-//! (JavaScript on Boa and Lua in the main bundle; Python in a second, lazily loaded one built
-//! from the same crate with the `python` feature), built for `wasm32-unknown-unknown` and driven from a Web Worker
-//! (`web/js/worker.js`) through wasm-bindgen. The worker is the isolation: a run that does not
-//! stop at its deadline is ended by terminating the worker (`web/js/polyrun.js`).
+//! (JavaScript on Boa, Lua, and Ruby and PHP — their Rust adapters over the WASI seam, the
+//! modules compiled by the page's WebAssembly engine — in the main bundle; Python in a second,
+//! lazily loaded one built from the same crate with the `python` feature), built for
+//! `wasm32-unknown-unknown` and driven from a Web Worker (`web/js/worker.js`) through
+//! wasm-bindgen. The worker is the isolation: a run that does not stop at its deadline is ended
+//! by terminating the worker (`web/js/polyrun.js`).
 //!
 //! The boundary is JSON both ways (the engine's `wire::RunCommand` in, outcomes and typed
 //! errors out), so the JavaScript side needs no generated types beyond [`Engine`]'s methods. Events go out as they happen through `globalThis.polyrunEmit`
-//! (one JSON event per call); stdin lines come in through `globalThis.polyrunReadLine`.
+//! (one JSON event per call); stdin lines come in through `globalThis.polyrunReadLine`. The
+//! `polyrun` helpers are the engine's own, over the variables the page sends ([`page`]).
 //!
-//! On other targets the crate only has [`languages_json`] and [`default_limits_json`] (so the
-//! workspace builds and tests them natively).
+//! On other targets the crate has [`languages_json`], [`default_limits_json`] and [`page`] (so
+//! the workspace builds and tests them natively).
 
-use polyrun_engine::{Limits, Registry};
+use polyrun_engine::{Limits, Registry, RuntimeDescriptor};
+
+pub mod page;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
@@ -28,9 +33,41 @@ pub fn registry() -> Registry {
     r
 }
 
-/// The main bundle's languages.
-#[cfg(feature = "main")]
+/// The WASI module (its artifact name: `ruby`, `php`) that `backend` runs on, if any: the worker
+/// fetches and compiles it before the backend's first run.
+pub fn wasi_module(backend: &RuntimeDescriptor) -> Option<&'static str> {
+    bundle::WASI_MODULES
+        .iter()
+        .find(|(id, b, _)| *id == backend.id && *b == backend.backend)
+        .map(|m| m.2)
+}
+
+/// The main bundle's languages (Ruby and PHP only in wasm32, where their adapters run on the
+/// page's WebAssembly engine).
+#[cfg(all(feature = "main", target_arch = "wasm32"))]
 mod bundle {
+    use polyrun_php::DESCRIPTOR as PHP;
+    use polyrun_ruby::DESCRIPTOR as RUBY;
+
+    /// (language, backend, module) of the WASI backends.
+    pub const WASI_MODULES: &[(&str, &str, &str)] = &[
+        (RUBY.id, RUBY.backend, polyrun_ruby::ARTIFACT),
+        (PHP.id, PHP.backend, polyrun_php::ARTIFACT),
+    ];
+
+    pub fn register(r: &mut polyrun_engine::Registry) {
+        polyrun_js::register(r);
+        polyrun_lua::register(r);
+        polyrun_ruby::register(r);
+        polyrun_php::register(r);
+    }
+}
+
+/// The main bundle's languages, built natively (for the workspace's tests).
+#[cfg(all(feature = "main", not(target_arch = "wasm32")))]
+mod bundle {
+    pub const WASI_MODULES: &[(&str, &str, &str)] = &[];
+
     pub fn register(r: &mut polyrun_engine::Registry) {
         polyrun_js::register(r);
         polyrun_lua::register(r);
@@ -40,6 +77,8 @@ mod bundle {
 /// The Python bundle's language.
 #[cfg(all(feature = "python", not(feature = "main")))]
 mod bundle {
+    pub const WASI_MODULES: &[(&str, &str, &str)] = &[];
+
     pub fn register(r: &mut polyrun_engine::Registry) {
         polyrun_python::register(r);
     }
@@ -48,6 +87,8 @@ mod bundle {
 /// No language feature: an empty registry.
 #[cfg(not(any(feature = "main", feature = "python")))]
 mod bundle {
+    pub const WASI_MODULES: &[(&str, &str, &str)] = &[];
+
     pub fn register(_: &mut polyrun_engine::Registry) {}
 }
 

@@ -11,30 +11,18 @@ const [site] = process.argv.slice(2);
 const lines = (file) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const artifacts = lines(process.env.POLYRUN_ARTIFACTS_JSON);
 const langs = lines(process.env.POLYRUN_LANGS_JSON);
-const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 const out = [];
 fs.mkdirSync(path.join(site, 'artifacts'), { recursive: true });
-// Each language: its artifact (php.wasm built from source, ruby.wasm from npm) and the prelude
-// its native backend uses.
-for (const [name, preludePath] of [['php', 'runtimes/php/src/prelude.php'], ['ruby', 'runtimes/ruby/src/prelude.rb']]) {
+// The WASI modules the bundle's Ruby and PHP adapters run on (php.wasm built from source,
+// ruby.wasm from npm): the same files as natively.
+for (const name of ['php', 'ruby']) {
   const a = artifacts.find((x) => x.name === name);
   if (!a?.path) throw new Error(`${name}'s artifact is not in the cache: run \`polyrun fetch ${name}\` first`);
-  const prelude = fs.readFileSync(path.join(repo, preludePath));
-  const preludeHash = crypto.createHash('sha256').update(prelude).digest('hex').slice(0, 12);
   const file = `artifacts/${name}-${a.sha256.slice(0, 12)}.wasm`;
-  const preludeFile = `artifacts/${name}-prelude-${preludeHash}${path.extname(preludePath)}`;
   fs.copyFileSync(a.path, path.join(site, file));
-  fs.writeFileSync(path.join(site, preludeFile), prelude);
   const info = langs.find((l) => l.language === name);
-  out.push({
-    info,
-    file,
-    prelude_file: preludeFile,
-    sha256: a.sha256,
-    size: a.size,
-    version: a.version,
-  });
+  out.push({ name, info, file, sha256: a.sha256, size: a.size, version: a.version });
 }
 // Languages in a second wasm-bindgen bundle of polyrun-web, loaded on their first run.
 const modules = [];

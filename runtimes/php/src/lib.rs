@@ -12,19 +12,40 @@
 //! report line (the uncaught exception or fatal error) to stderr after the user's shutdown
 //! functions; the host takes that line out of the stream by its per-run nonce.
 //!
+//! The adapter is written once against the [`polyrun_wasi`] seam: natively (feature `native`,
+//! the default) on wasmtime, in the browser bundle (feature `browser`) on the page's
+//! WebAssembly engine — the same arguments, prelude, report and outcomes in both.
+//!
 //! Limits: `memory_limit` is the run's memory limit (PHP's own fatal error, reported as the
 //! memory limit) and linear memory is capped [`MEMORY_HEADROOM`] above it; time and cancel
 //! through wasmtime epochs and interruptible sleeps. Nothing of the host is visible: no
 //! preopened directory, no environment, no sockets or processes (the build has none).
 
 use polyrun_engine::{
-    Capabilities, Diagnostic, Error, LoadContext, Outcome, PrepareReport, Registry, RunIo,
-    RunRequest, Runtime, RuntimeDescriptor,
+    Capabilities, Diagnostic, Error, LoadContext, Outcome, Registry, RunIo, RunRequest, Runtime,
+    RuntimeDescriptor,
 };
-use polyrun_packaging::{BuildProgress, Built, Cache, Fetched, PHP};
-use polyrun_wasi::{CallError, Compiled, IoSlot, WasiConfig, WasiModule};
+use polyrun_wasi::{CallError, IoSlot, WasiConfig, WasiModule};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+/// Where the module comes from: built from source into the packaging cache and compiled by
+/// wasmtime natively, the worker in the browser.
+#[cfg(feature = "native")]
+#[path = "native.rs"]
+mod platform;
+#[cfg(all(feature = "browser", not(feature = "native")))]
+#[path = "browser.rs"]
+mod platform;
+
+#[cfg(not(any(feature = "native", feature = "browser")))]
+compile_error!("enable feature `native` (wasmtime) or `browser` (the bundle)");
+
+#[cfg(feature = "native")]
+pub use platform::prepare;
+
+/// The name of the module in the site's artifacts (and of the packaging recipe).
+pub const ARTIFACT: &str = "php";
 
 /// The build variant this backend runs: WebAssembly exceptions in the final (exnref)
 /// encoding, which wasmtime implements.
@@ -51,7 +72,7 @@ pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
         sessions: false,
     },
     load,
-    prepare: Some(prepare),
+    prepare: platform::PREPARE,
 };
 
 /// Adds PHP to `registry`.
@@ -61,87 +82,6 @@ pub fn register(registry: &mut Registry) {
 
 fn load(ctx: &LoadContext) -> Result<Box<dyn Runtime>, Error> {
     Ok(Box::new(PhpRuntime::new(ctx)?))
-}
-
-fn load_error(message: impl std::fmt::Display) -> Error {
-    Error::Load {
-        language: "php".into(),
-        message: message.to_string(),
-    }
-}
-
-fn build(ctx: &LoadContext, cache: &Cache) -> Result<(Built, Fetched), Error> {
-    cache
-        .ensure_built(&PHP, VARIANT, &mut |p: BuildProgress| {
-            let stage = if p.step == "waiting" {
-                "waiting for another process building php.wasm".to_string()
-            } else {
-                format!(
-                    "building php.wasm from source (first use, a few minutes): {}",
-                    p.step
-                )
-            };
-            ctx.progress(&stage, p.elapsed, None)
-        })
-        .map_err(load_error)
-}
-
-/// Builds php.wasm if needed, verifies it and compiles it into the module cache (what
-/// `polyrun fetch php` does). A second call only verifies.
-pub fn prepare(ctx: &LoadContext) -> Result<PrepareReport, Error> {
-    let cache = Cache::from_env();
-    let (built, fetched) = build(ctx, &cache)?;
-    let mut lines = vec![format!(
-        "php.wasm ({}, recipe {}, {}, {} bytes): {} ({})",
-        built.info.source,
-        built.info.recipe,
-        built.info.variant,
-        built.info.size,
-        match fetched {
-            Fetched::AlreadyCached => "already built, checksum verified",
-            Fetched::Repaired => "damaged cache file rebuilt",
-            _ => "built from source",
-        },
-        built.path.display()
-    )];
-    let (_, compiled) = compile(ctx, &cache, &built)?;
-    lines.push(compiled.to_string());
-    Ok(PrepareReport {
-        did_work: fetched != Fetched::AlreadyCached || compiled != Compiled::FromCache,
-        lines,
-    })
-}
-
-fn compile(
-    ctx: &LoadContext,
-    cache: &Cache,
-    built: &Built,
-) -> Result<(polyrun_wasi::Module, Compiled), Error> {
-    polyrun_wasi::compile_or_load(
-        "php",
-        &built.path,
-        &built.info.sha256,
-        &cache.compiled_dir(),
-        &|msg, secs| ctx.progress(msg, secs, None),
-    )
-}
-
-/// The compiled module, shared by every PHP instance of the process.
-fn module(ctx: &LoadContext) -> Result<Arc<WasiModule>, Error> {
-    static MODULE: Mutex<Option<Arc<WasiModule>>> = Mutex::new(None);
-    let mut slot = MODULE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(m) = &*slot {
-        return Ok(m.clone());
-    }
-    let cache = Cache::from_env();
-    let built = match cache.built(&PHP, VARIANT) {
-        Some(b) => b,
-        None => build(ctx, &cache)?.0,
-    };
-    let (compiled, _) = compile(ctx, &cache, &built)?;
-    let m = Arc::new(WasiModule::new("php", compiled)?);
-    *slot = Some(m.clone());
-    Ok(m)
 }
 
 /// How the prelude evaluates the code.
@@ -192,8 +132,8 @@ fn source(code: &str) -> (String, Mode) {
 fn nonce() -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        web_time::SystemTime::now()
+            .duration_since(web_time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
     format!("{:016x}", h.finish())
@@ -231,7 +171,7 @@ fn outcome_of(ended: Result<(), CallError>, report: Option<&[u8]>) -> Outcome {
 
 /// A PHP backend instance. Each run is a fresh WASI instance of the shared compiled module.
 pub struct PhpRuntime {
-    module: Arc<WasiModule>,
+    module: Arc<dyn WasiModule>,
     slot: IoSlot,
 }
 
@@ -245,7 +185,7 @@ impl PhpRuntime {
     /// Loads the module (building and compiling php.wasm on first use).
     pub fn new(ctx: &LoadContext) -> Result<Self, Error> {
         Ok(PhpRuntime {
-            module: module(ctx)?,
+            module: platform::module(ctx)?,
             slot: IoSlot::new(),
         })
     }
@@ -292,7 +232,7 @@ impl PhpRuntime {
                 .memory_bytes
                 .map(|m| m.saturating_add(MEMORY_HEADROOM)),
         );
-        let ended = inst.call::<(), ()>("_start", ());
+        let ended = inst.call("_start", &[]).map(drop);
         let report = self.slot.take_captured();
         Ok(outcome_of(ended, report.as_deref()))
     }

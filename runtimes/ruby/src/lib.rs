@@ -5,7 +5,10 @@
 //!
 //! The module is a reactor with the old wit-bindgen canonical ABI: `_initialize`, then
 //! `ruby-init(argv)`, then `rb-eval-string-protect(code)` returning a value handle; handles live
-//! in the store's [`polyrun_wasi::HandleTable`] through the `canonical_abi.resource_*` imports.
+//! in the instance's [`polyrun_wasi::HandleTable`] through the `canonical_abi.resource_*`
+//! imports. This adapter is written once against the [`polyrun_wasi`] seam: natively (feature
+//! `native`, the default) on wasmtime, in the browser bundle (feature `browser`) on the page's
+//! WebAssembly engine — the same calls, prelude, limits and outcomes in both.
 //! User code runs through a small Ruby prelude (`src/prelude.rb`) that evaluates it in one
 //! top-level binding with the user's file name and line 1 (so backtraces carry the user's own
 //! lines) and reports the value or the exception as JSON.
@@ -15,13 +18,26 @@
 //! VM. Ruby starts with `--disable-gems`.
 
 use polyrun_engine::{
-    Capabilities, Diagnostic, Error, LoadContext, Outcome, PrepareReport, Registry, RunIo,
-    RunRequest, Runtime, RuntimeDescriptor,
+    Capabilities, Diagnostic, Error, LoadContext, Outcome, Registry, RunIo, RunRequest, Runtime,
+    RuntimeDescriptor,
 };
-use polyrun_packaging::{Cache, Fetched};
-use polyrun_wasi::{CallError, Compiled, HostState, IoSlot, WasiConfig, WasiInstance, WasiModule};
-use std::sync::{Arc, Mutex};
-use wasmtime::Caller;
+use polyrun_wasi::{CallError, IoSlot, WasiConfig, WasiInstance, WasiModule};
+use std::sync::Arc;
+
+/// Where the module comes from: the packaging cache and wasmtime natively, the worker in the
+/// browser.
+#[cfg(feature = "native")]
+#[path = "native.rs"]
+mod platform;
+#[cfg(all(feature = "browser", not(feature = "native")))]
+#[path = "browser.rs"]
+mod platform;
+
+#[cfg(not(any(feature = "native", feature = "browser")))]
+compile_error!("enable feature `native` (wasmtime) or `browser` (the bundle)");
+
+#[cfg(feature = "native")]
+pub use platform::prepare;
 
 /// The packaging artifact this backend runs.
 pub const ARTIFACT: &str = "ruby";
@@ -50,7 +66,7 @@ pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
         sessions: true,
     },
     load,
-    prepare: Some(prepare),
+    prepare: platform::PREPARE,
 };
 
 /// Adds Ruby to `registry`.
@@ -69,124 +85,27 @@ fn load_error(message: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Fetches and verifies ruby.wasm and compiles it into the module cache (what `polyrun fetch
-/// ruby` does). A second call only verifies.
-pub fn prepare(ctx: &LoadContext) -> Result<PrepareReport, Error> {
-    let cache = Cache::from_env();
-    let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
-    let (path, fetched) = cache
-        .ensure(artifact, &mut |p| report_fetch(ctx, p))
-        .map_err(load_error)?;
-    let mut lines = vec![format!(
-        "{} {}: {} ({})",
-        artifact.file,
-        artifact.version,
-        match fetched {
-            Fetched::AlreadyCached => "already cached, checksum verified",
-            Fetched::Downloaded => "downloaded, checksum verified",
-            Fetched::Repaired => "damaged cache file replaced, checksum verified",
-        },
-        path.display()
-    )];
-    let (_, compiled) = compile(ctx, &cache, &path)?;
-    lines.push(compiled.to_string());
-    Ok(PrepareReport {
-        did_work: fetched != Fetched::AlreadyCached || compiled != Compiled::FromCache,
-        lines,
-    })
-}
-
-/// The compiled module for the verified ruby.wasm at `path`, from the cache or compiled now.
-fn compile(
-    ctx: &LoadContext,
-    cache: &Cache,
-    path: &std::path::Path,
-) -> Result<(wasmtime::Module, Compiled), Error> {
-    let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
-    polyrun_wasi::compile_or_load(
-        "ruby",
-        path,
-        &artifact.sha256,
-        &cache.compiled_dir(),
-        &|msg, secs| ctx.progress(msg, secs, None),
-    )
-}
-
-fn report_fetch(ctx: &LoadContext, p: polyrun_packaging::Progress) {
-    match p {
-        polyrun_packaging::Progress::Downloading { done, total } => {
-            ctx.progress("downloading ruby.wasm", done, total)
-        }
-        polyrun_packaging::Progress::Unpacking => ctx.progress("unpacking ruby.wasm", 0, None),
-        polyrun_packaging::Progress::Verifying => ctx.progress("verifying ruby.wasm", 0, None),
-    }
-}
-
-/// The compiled module and linker, shared by all Ruby instances of the process.
-fn module(ctx: &LoadContext) -> Result<Arc<WasiModule>, Error> {
-    static MODULE: Mutex<Option<Arc<WasiModule>>> = Mutex::new(None);
-    let mut slot = MODULE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(m) = &*slot {
-        return Ok(m.clone());
-    }
-    let cache = Cache::from_env();
-    let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
-    let path = match cache.cached(artifact) {
-        Some(p) => p,
-        None => {
-            cache
-                .ensure(artifact, &mut |p| report_fetch(ctx, p))
-                .map_err(load_error)?
-                .0
-        }
-    };
-    let (compiled, _) = compile(ctx, &cache, &path)?;
-    let mut m = WasiModule::new("ruby", compiled)?;
-    let linker = m.linker_mut();
-    linker
-        .func_wrap(
-            "canonical_abi",
-            "resource_new_rb-abi-value",
-            |mut c: Caller<'_, HostState>, value: i32| -> i32 {
-                c.data_mut().handles.insert(value)
-            },
-        )
-        .map_err(load_error)?;
-    linker
-        .func_wrap(
-            "canonical_abi",
-            "resource_get_rb-abi-value",
-            |c: Caller<'_, HostState>, handle: i32| -> wasmtime::Result<i32> {
-                c.data()
-                    .handles
-                    .get(handle)
-                    .ok_or_else(|| wasmtime::format_err!("unknown rb-abi-value handle {handle}"))
-            },
-        )
-        .map_err(load_error)?;
-    let m = Arc::new(m);
-    *slot = Some(m.clone());
-    Ok(m)
-}
-
 /// A Ruby VM: one instance, booted and with the prelude loaded.
 struct Vm {
-    inst: WasiInstance,
+    inst: Box<dyn WasiInstance>,
 }
 
 impl Vm {
     fn alloc(&mut self, bytes: &[u8], align: i32) -> Result<(i32, i32), CallError> {
         // One spare NUL after the bytes: the guest may read them as a C string.
         let len = bytes.len() as i32;
-        let ptr: i32 = self.inst.call("cabi_realloc", (0, 0, align, len + 1))?;
+        let ptr = self
+            .inst
+            .call_i32("cabi_realloc", &[0, 0, align, len + 1])?;
         self.inst.write(ptr, bytes)?;
         self.inst.write(ptr + len, &[0])?;
         Ok((ptr, len))
     }
 
-    fn boot(module: &WasiModule, slot: &IoSlot) -> Result<Vm, Error> {
+    fn boot(module: &dyn WasiModule, slot: &IoSlot) -> Result<Vm, Error> {
         let config = WasiConfig {
             args: vec!["ruby".into()],
+            resources: vec!["rb-abi-value".into()],
             ..WasiConfig::default()
         };
         let mut vm = Vm {
@@ -194,10 +113,10 @@ impl Vm {
         };
         vm.inst.set_run(None, None);
         let e = |e: CallError| load_error(format!("booting the Ruby VM: {e}"));
-        vm.inst.call::<(), ()>("_initialize", ()).map_err(e)?;
-        let list: i32 = vm
+        vm.inst.call("_initialize", &[]).map_err(e)?;
+        let list = vm
             .inst
-            .call("cabi_realloc", (0, 0, 4, ARGV.len() as i32 * 8))
+            .call_i32("cabi_realloc", &[0, 0, 4, ARGV.len() as i32 * 8])
             .map_err(e)?;
         for (i, arg) in ARGV.iter().enumerate() {
             // ruby-init's strings are C strings: the NUL is counted in the length.
@@ -208,7 +127,7 @@ impl Vm {
             vm.inst.write_i32(list + i as i32 * 8 + 4, len).map_err(e)?;
         }
         vm.inst
-            .call::<(i32, i32), ()>(RUBY_INIT, (list, ARGV.len() as i32))
+            .call(RUBY_INIT, &[list, ARGV.len() as i32])
             .map_err(e)?;
         match vm.eval(PRELUDE).map_err(e)? {
             (_, 0) => Ok(vm),
@@ -219,7 +138,7 @@ impl Vm {
     /// Evaluates `code`; returns the result's string value (if any) and Ruby's protect state.
     fn eval(&mut self, code: &str) -> Result<(Option<String>, i32), CallError> {
         let (ptr, len) = self.alloc(code.as_bytes(), 1)?;
-        let ret: i32 = self.inst.call(EVAL, (ptr, len))?;
+        let ret = self.inst.call_i32(EVAL, &[ptr, len])?;
         let handle = self.inst.read_i32(ret)?;
         let state = self.inst.read_i32(ret + 4)?;
         if state != 0 {
@@ -232,18 +151,18 @@ impl Vm {
     }
 
     fn rstring(&mut self, handle: i32) -> Result<String, CallError> {
-        let ret: i32 = self.inst.call(RSTRING_PTR, handle)?;
+        let ret = self.inst.call_i32(RSTRING_PTR, &[handle])?;
         let ptr = self.inst.read_i32(ret)?;
         let len = self.inst.read_i32(ret + 4)?;
         let bytes = self.inst.read(ptr, len)?;
-        self.inst.call::<i32, ()>(RSTRING_POST, ret)?;
+        self.inst.call(RSTRING_POST, &[ret])?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Lets Ruby's GC have the value again.
     fn release(&mut self, handle: i32) -> Result<(), CallError> {
-        if let Some(value) = self.inst.handles().remove(handle) {
-            self.inst.call::<i32, ()>(DROP_VALUE, value)?;
+        if let Some(value) = self.inst.take_handle(handle) {
+            self.inst.call(DROP_VALUE, &[value])?;
         }
         Ok(())
     }
@@ -265,7 +184,7 @@ fn ruby_literal(s: &str) -> String {
 
 /// A Ruby backend instance.
 pub struct RubyRuntime {
-    module: Arc<WasiModule>,
+    module: Arc<dyn WasiModule>,
     slot: IoSlot,
     vm: Option<Vm>,
 }
@@ -281,9 +200,9 @@ impl std::fmt::Debug for RubyRuntime {
 impl RubyRuntime {
     /// Loads the module (fetching and compiling it on first use) and boots a VM.
     pub fn new(ctx: &LoadContext) -> Result<Self, Error> {
-        let module = module(ctx)?;
+        let module = platform::module(ctx)?;
         let slot = IoSlot::new();
-        let vm = Vm::boot(&module, &slot)?;
+        let vm = Vm::boot(&*module, &slot)?;
         Ok(RubyRuntime {
             module,
             slot,
@@ -299,7 +218,7 @@ impl RubyRuntime {
     fn execute(&mut self, request: &RunRequest, io: &RunIo) -> Result<Outcome, Error> {
         let vm = match &mut self.vm {
             Some(vm) => vm,
-            None => self.vm.insert(Vm::boot(&self.module, &self.slot)?),
+            None => self.vm.insert(Vm::boot(&*self.module, &self.slot)?),
         };
         let file = request.file_name("main.rb");
         let code = format!(
@@ -346,7 +265,7 @@ impl Runtime for RubyRuntime {
     fn reset(&mut self) -> Result<(), Error> {
         // Boot the next VM now, so that the next run does not wait for it.
         self.vm = None;
-        self.vm = Some(Vm::boot(&self.module, &self.slot)?);
+        self.vm = Some(Vm::boot(&*self.module, &self.slot)?);
         Ok(())
     }
 }

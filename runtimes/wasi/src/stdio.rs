@@ -2,14 +2,8 @@
 //! trap the guest once the run must stop, e.g. past the output limit); reads take a line of the
 //! run's stdin when the guest asks.
 
-use bytes::Bytes;
 use polyrun_engine::{RunIo, Stream};
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use wasmtime_wasi::cli::{IsTerminal, StdinStream, StdoutStream};
-use wasmtime_wasi::p2::{InputStream, OutputStream, Pollable, StreamError, StreamResult};
 
 /// What starts a helper call on the guest's stderr: `\x02polyrun-call:{request JSON}\n`. The
 /// host answers it before the write returns, and the answer (`{reply JSON}\n`) is what the
@@ -149,24 +143,6 @@ impl IoSlot {
         self.io.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub(crate) fn stdout(&self) -> Out {
-        Out {
-            slot: self.clone(),
-            stream: Stream::Stdout,
-        }
-    }
-
-    pub(crate) fn stderr(&self) -> Out {
-        Out {
-            slot: self.clone(),
-            stream: Stream::Stderr,
-        }
-    }
-
-    pub(crate) fn stdin(&self) -> In {
-        In { slot: self.clone() }
-    }
-
     /// From now on, the first stderr line that starts with `marker` (which may start mid-write)
     /// is kept, without the marker, for [`IoSlot::take_captured`] instead of reaching the run.
     pub fn capture(&self, marker: &[u8]) {
@@ -186,7 +162,9 @@ impl IoSlot {
         (c.state == CaptureState::Done).then_some(c.line)
     }
 
-    fn write(&self, stream: Stream, bytes: &[u8]) -> Result<(), String> {
+    /// Forwards what the guest wrote to `stream` (helper calls answered, a captured line kept);
+    /// `Err` (a message) once the run must stop: the host traps the guest.
+    pub(crate) fn write(&self, stream: Stream, bytes: &[u8]) -> Result<(), String> {
         let filtered;
         let bytes = if stream == Stream::Stderr {
             let io = self.get();
@@ -246,7 +224,7 @@ impl IoSlot {
     }
 
     /// Up to `size` bytes of stdin, reading a new line when none are pending; empty at the end.
-    fn read(&self, size: usize) -> Vec<u8> {
+    pub(crate) fn read(&self, size: usize) -> Vec<u8> {
         {
             let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
             if !calls.replies.is_empty() {
@@ -277,131 +255,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         return None;
     }
     haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// A guest output stream.
-pub(crate) struct Out {
-    slot: IoSlot,
-    stream: Stream,
-}
-
-impl IsTerminal for Out {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl StdoutStream for Out {
-    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(Out {
-            slot: self.slot.clone(),
-            stream: self.stream,
-        })
-    }
-
-    fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(Out {
-            slot: self.slot.clone(),
-            stream: self.stream,
-        })
-    }
-}
-
-#[wasmtime_wasi::async_trait]
-impl Pollable for Out {
-    async fn ready(&mut self) {}
-}
-
-impl OutputStream for Out {
-    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.slot
-            .write(self.stream, &bytes)
-            // A trap, so the guest cannot catch it as an I/O error and carry on.
-            .map_err(|m| StreamError::trap(&m))
-    }
-
-    fn flush(&mut self) -> StreamResult<()> {
-        Ok(())
-    }
-
-    fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(64 << 10)
-    }
-}
-
-impl tokio::io::AsyncWrite for Out {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(
-            self.slot
-                .write(self.stream, buf)
-                .map(|()| buf.len())
-                .map_err(io::Error::other),
-        )
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-/// The guest's stdin.
-pub(crate) struct In {
-    slot: IoSlot,
-}
-
-impl IsTerminal for In {
-    fn is_terminal(&self) -> bool {
-        false
-    }
-}
-
-impl StdinStream for In {
-    fn async_stream(&self) -> Box<dyn tokio::io::AsyncRead + Send + Sync> {
-        Box::new(In {
-            slot: self.slot.clone(),
-        })
-    }
-
-    fn p2_stream(&self) -> Box<dyn InputStream> {
-        Box::new(In {
-            slot: self.slot.clone(),
-        })
-    }
-}
-
-#[wasmtime_wasi::async_trait]
-impl Pollable for In {
-    async fn ready(&mut self) {}
-}
-
-impl InputStream for In {
-    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
-        let data = self.slot.read(size);
-        if data.is_empty() && size > 0 {
-            return Err(StreamError::Closed);
-        }
-        Ok(Bytes::from(data))
-    }
-}
-
-impl tokio::io::AsyncRead for In {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let data = self.slot.read(buf.remaining());
-        buf.put_slice(&data);
-        Poll::Ready(Ok(()))
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! - `proc_exit` for every status: wasmtime-wasi turns statuses of 126 and more (PHP's 255 after
 //!   a fatal error) into an anonymous error; polyrun keeps the number.
 
-use crate::HostState;
+use super::HostState;
 use polyrun_engine::RunControl;
 use std::time::{Duration, Instant};
 use wasmtime::{Caller, Extern, Func, Linker, Store};

@@ -1,0 +1,67 @@
+//! Native: ruby.wasm from the packaging cache (fetched and verified on first use), compiled by
+//! wasmtime into the module cache.
+
+use crate::{ARTIFACT, load_error};
+use polyrun_engine::{Error, LoadContext, PrepareFn, PrepareReport};
+use polyrun_packaging::{Cache, Fetched};
+use polyrun_wasi::{Compiled, WasiModule};
+use std::sync::Arc;
+
+/// `polyrun fetch ruby`.
+pub(crate) const PREPARE: Option<PrepareFn> = Some(prepare);
+
+/// Fetches and verifies ruby.wasm and compiles it into the module cache (what `polyrun fetch
+/// ruby` does). A second call only verifies.
+pub fn prepare(ctx: &LoadContext) -> Result<PrepareReport, Error> {
+    let cache = Cache::from_env();
+    let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
+    let (path, fetched) = cache
+        .ensure(artifact, &mut |p| report_fetch(ctx, p))
+        .map_err(load_error)?;
+    let mut lines = vec![format!(
+        "{} {}: {} ({})",
+        artifact.file,
+        artifact.version,
+        match fetched {
+            Fetched::AlreadyCached => "already cached, checksum verified",
+            Fetched::Downloaded => "downloaded, checksum verified",
+            Fetched::Repaired => "damaged cache file replaced, checksum verified",
+        },
+        path.display()
+    )];
+    let (_, compiled) = polyrun_wasi::compile_cached(ctx, "ruby", &path, &artifact.sha256)?;
+    lines.push(compiled.to_string());
+    Ok(PrepareReport {
+        did_work: fetched != Fetched::AlreadyCached || compiled != Compiled::FromCache,
+        lines,
+    })
+}
+
+fn report_fetch(ctx: &LoadContext, p: polyrun_packaging::Progress) {
+    match p {
+        polyrun_packaging::Progress::Downloading { done, total } => {
+            ctx.progress("downloading ruby.wasm", done, total)
+        }
+        polyrun_packaging::Progress::Unpacking => ctx.progress("unpacking ruby.wasm", 0, None),
+        polyrun_packaging::Progress::Verifying => ctx.progress("verifying ruby.wasm", 0, None),
+    }
+}
+
+/// The compiled module, shared by all Ruby instances of the process.
+pub(crate) fn module(ctx: &LoadContext) -> Result<Arc<dyn WasiModule>, Error> {
+    let module = polyrun_wasi::shared_module(ctx, "ruby", || {
+        let cache = Cache::from_env();
+        let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
+        let path = match cache.cached(artifact) {
+            Some(p) => p,
+            None => {
+                cache
+                    .ensure(artifact, &mut |p| report_fetch(ctx, p))
+                    .map_err(load_error)?
+                    .0
+            }
+        };
+        Ok((path, artifact.sha256.clone()))
+    })?;
+    Ok(module)
+}
