@@ -69,12 +69,17 @@ onmessage = async (e) => {
         reply = trapped(lazy.info.name, e);
       }
     } else {
+      // The WASI module a Ruby or PHP run needs, fetched and compiled on its first use.
+      const wasi = engine.wasi_module(request);
       try {
-        const wasi = engine.wasi_module(request);
         if (wasi && !hasWasiModule(wasi)) await loadWasiModule(wasi);
-        reply = JSON.parse(engine.run(request, helpers));
       } catch (e) {
-        reply = e instanceof WebAssembly.RuntimeError ? trapped(m.request.language, e) : { error: { kind: 'load', message: String(e), language: m.request.language } };
+        reply = { error: { kind: 'load', message: `loading ${wasi}: ${e}`, language: m.request.language } };
+      }
+      try {
+        reply ??= JSON.parse(engine.run(request, helpers));
+      } catch (e) {
+        reply = trapped(m.request.language, e);
       }
     }
     postMessage({ type: 'done', id: m.id, ...reply });
