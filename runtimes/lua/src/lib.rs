@@ -28,6 +28,9 @@ use polyrun_engine::{
 /// How many VM instructions run between two checks of the run's control.
 const HOOK_EVERY: u32 = 1000;
 
+/// What `setmetatable` says to a metatable with `__gc`.
+const GC_REFUSED: &str = "setmetatable: __gc finalizers are not available in polyrun (Lua runs them outside every limit)";
+
 /// The error Lua's allocator reports when the memory limit is hit.
 const LUA_MEMORY_MESSAGE: &str = "not enough memory";
 
@@ -269,6 +272,24 @@ impl LuaRuntime {
         for name in ["dofile", "loadfile", "require"] {
             g.set(name, Value::Nil)?;
         }
+
+        // No `__gc` finalizers: Lua 5.4 runs them with its debug hooks off, so no limit could
+        // stop one, and they run whenever a later collection or the closing of the state calls
+        // them — outside the run that planted them. A table is only marked for finalization
+        // when `setmetatable` sees `__gc` (the debug library is not loaded), so refusing it
+        // there closes the door.
+        let set_metatable: mlua::Function = g.get("setmetatable")?;
+        g.set(
+            "setmetatable",
+            lua.create_function(move |_, (table, mt): (Value, Value)| {
+                if let Value::Table(m) = &mt
+                    && !m.raw_get::<Value>("__gc")?.is_nil()
+                {
+                    return Err(mlua::Error::runtime(GC_REFUSED));
+                }
+                set_metatable.call::<Value>((table, mt))
+            })?,
+        )?;
 
         // polyrun's io: stdout/stderr objects with write methods, read, lines.
         let io = lua.create_table()?;

@@ -261,3 +261,32 @@ fn deep_recursion_is_a_guest_error_not_a_crash() {
         "{diagnostic:?}"
     );
 }
+
+#[test]
+fn finalizers_cannot_be_planted() {
+    // Lua runs `__gc` with its hooks off: a finalizer that never ends would hang the reset (or
+    // a later run) outside every limit. setmetatable refuses it, with the user's line.
+    let mut rt = LuaRuntime::new().unwrap();
+    let c = run_in(
+        &mut rt,
+        req("print('before')\nsetmetatable({}, {__gc = function() while true do end end})"),
+        "",
+    );
+    let Outcome::Error { diagnostic } = &c.outcome else {
+        panic!("{:?}", c.outcome)
+    };
+    assert!(diagnostic.message.contains("__gc"), "{diagnostic:?}");
+    assert_eq!(diagnostic.line, Some(2), "{diagnostic:?}");
+    assert_eq!(c.stdout, "before\n");
+    // A `__gc` added after setmetatable never marks the table (Lua 5.4), so nothing runs later.
+    let later = run_in(
+        &mut rt,
+        req(
+            "local mt = {} local t = setmetatable({}, mt) mt.__gc = function() while true do end end t = nil collectgarbage() return getmetatable(setmetatable({}, {__index = {x = 1}})).__index.x",
+        ),
+        "",
+    );
+    assert_eq!(later.value(), Some("1"), "{:?}", later.outcome);
+    rt.reset().unwrap();
+    assert_eq!(run_in(&mut rt, req("1 + 1"), "").value(), Some("2"));
+}
