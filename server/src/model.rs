@@ -158,10 +158,12 @@ impl std::hash::Hash for HashedJson {
 }
 
 /// The variable namespace a token's request names: the token's own, then the one asked for.
+/// The token's name is escaped (`%` → `%25`, `/` → `%2F`), so the first `/` always ends it: a
+/// token `team` asking for `x/default` and a token `team/x` asking for `default` are apart.
 pub fn token_namespace(who: &Principal, asked: Option<&str>) -> String {
     format!(
         "{}/{}",
-        who.0,
+        who.0.replace('%', "%25").replace('/', "%2F"),
         asked.unwrap_or(polyrun_engine::helpers::DEFAULT_NAMESPACE)
     )
 }
@@ -260,6 +262,16 @@ pub struct Cancelled {
 mod tests {
     use super::*;
     use crate::Config;
+
+    #[test]
+    fn token_namespaces_never_collide() {
+        let ns =
+            |token: &str, asked: Option<&str>| token_namespace(&Principal(token.into()), asked);
+        assert_eq!(ns("team", None), "team/default");
+        assert_ne!(ns("team", Some("x/default")), ns("team/x", None));
+        assert_eq!(ns("team/x", None), "team%2Fx/default");
+        assert_ne!(ns("a%2Fb", None), ns("a/b", None));
+    }
 
     #[test]
     fn request_limits_mean_what_the_engine_says_and_are_clamped() {
