@@ -367,12 +367,13 @@ pub fn serve(
         })?;
 
     let mut shutdown = false;
-    for line in input.lines() {
+    for line in input.split(b'\n') {
         let Ok(line) = line else { break };
-        if line.trim().is_empty() {
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        let cmd: Command = match serde_json::from_str(&line) {
+        // Bytes, not `lines()`: a line that is not UTF-8 is a malformed command, not the end.
+        let cmd: Command = match serde_json::from_slice(&line) {
             Ok(c) => c,
             Err(e) => {
                 send(

@@ -630,12 +630,29 @@ fn langs(json: bool) -> u8 {
     exit::OK
 }
 
+/// For the listing commands: a closed reader (`polyrun langs --json | head -1`) ends the
+/// process quietly, as it does `ls` or `cat`, instead of a panic in `println!`.
+fn quiet_on_closed_pipe() {
+    // SAFETY: resets one signal's disposition to the default before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Cmd::Run(args) => run(args),
-        Cmd::Langs { json } => langs(json),
-        Cmd::Fetch { langs, list, json } => fetch(langs, list, json),
+        Cmd::Langs { json } => {
+            quiet_on_closed_pipe();
+            langs(json)
+        }
+        Cmd::Fetch { langs, list, json } => {
+            if list {
+                quiet_on_closed_pipe();
+            }
+            fetch(langs, list, json)
+        }
         Cmd::Pipeline(cmd) => pipeline::pipeline(cmd),
         Cmd::Serve(args) => serve::serve(args),
         Cmd::Worker => match polyrun::serve_worker() {

@@ -419,3 +419,19 @@ fn a_backend_can_be_chosen_and_a_missing_one_is_a_usage_error() {
     let o = polyrun(&["langs"]);
     assert!(text(&o.stdout).contains("boa *"), "{}", text(&o.stdout));
 }
+
+#[test]
+fn a_closed_pipe_ends_the_listing_quietly() {
+    // `polyrun langs --json | head -1` with the reader gone before the first line: no panic.
+    let mut child = Command::new(BIN)
+        .args(["langs", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}

@@ -138,6 +138,11 @@ fn malformed_lines_and_unknown_languages_get_errors_and_the_worker_lives_on() {
         (e["type"].as_str(), e["kind"].as_str()),
         (Some("error"), Some("invalid_request"))
     );
+    // Not UTF-8 either: an error too, and the worker goes on.
+    w.input.write_all(b"{\"type\": \"\xff\"}\n").unwrap();
+    w.input.flush().unwrap();
+    let e = w.recv();
+    assert_eq!(e["kind"], "invalid_request", "{e}");
     w.send(json!({"type": "run", "id": "x", "language": "cobol", "code": "x"}));
     let e = w.recv();
     assert_eq!(e["kind"], "unknown_language");
