@@ -404,6 +404,8 @@ sys.modules["os.path"] = _posixpath
 sys.path = []
 sys.executable = ""
 sys._base_executable = ""
+# The host process's command line (its binary's path, the CLI's arguments) is not the guest's.
+sys.orig_argv = ["python"]
 sys.prefix = sys.exec_prefix = sys.base_prefix = sys.base_exec_prefix = "/"
 sys.platlibdir = "lib"
 

@@ -433,6 +433,7 @@ attempt("signal.alarm", lambda: __import__("signal").alarm(1))
 attempt("putenv", lambda: os.putenv("X", "1"))
 print("environ", dict(os.environ), os.getenv("HOME"), os.getenv("PATH"))
 print("cwd", os.getcwd(), "path", sys.path, "exe", repr(sys.executable))
+print("argv", sys.argv, sys.orig_argv)
 import shutil, tempfile
 attempt("rmtree", lambda: shutil.rmtree("/tmp"))
 attempt("mkstemp", lambda: tempfile.mkstemp())
@@ -443,6 +444,7 @@ attempt("mkstemp", lambda: tempfile.mkstemp())
     }
     assert!(c.stdout.contains("environ {} None None\n"), "{}", c.stdout);
     assert!(c.stdout.contains("cwd / path [] exe ''\n"), "{}", c.stdout);
+    assert!(c.stdout.contains("argv [''] ['python']\n"), "{}", c.stdout);
     assert!(!c.stdout.contains("pwned"));
     let host = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     assert!(!c.stdout.contains(&host), "{}", c.stdout);
