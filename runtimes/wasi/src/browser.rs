@@ -161,11 +161,6 @@ pub fn module(language: &str, name: &str) -> Result<Arc<dyn WasiModule>, Error> 
     }))
 }
 
-/// Whether the worker has compiled the module `name`.
-pub fn has_module(name: &str) -> bool {
-    js_has(name)
-}
-
 impl WasiModule for BrowserModule {
     fn instantiate(
         &self,

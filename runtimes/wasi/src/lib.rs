@@ -37,7 +37,7 @@ pub mod browser;
 use polyrun_engine::{Error, Interrupt, RunControl, RunIo};
 use std::path::PathBuf;
 
-pub use stdio::{CALL_MARKER, IoSlot};
+pub use stdio::IoSlot;
 
 /// Capabilities a caller grants a guest. Empty by default: nothing of the host is visible.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
