@@ -26,6 +26,7 @@ const { runs, programs } = JSON.parse(fs.readFileSync(programsFile, 'utf8'));
 const ALL_RUNTIMES = [
   { runtime: 'polyrun', language: 'javascript' },
   { runtime: 'browser-js', language: 'javascript' },
+  { runtime: 'browser-js-worker', language: 'javascript' },
   { runtime: 'polyrun', language: 'lua' },
   { runtime: 'wasmoon', language: 'lua', package: 'wasmoon' },
   { runtime: 'polyrun', language: 'python' },

@@ -55,6 +55,30 @@ const ADAPTERS = {
     };
   },
 
+  // The page's own engine with what a sandbox needs, a fresh global state per run: a new Worker
+  // for each run, the code run as `new Function` there. The floor for polyrun's `browser`
+  // backend (which also starts its workers ahead of the runs, in a sandboxed frame).
+  async 'browser-js-worker'() {
+    const source = `onmessage = (e) => {
+      let out = '';
+      const console = { log: (...a) => { out += a.join(' ') + '\\n'; } };
+      new Function('console', e.data)(console);
+      postMessage(out);
+    };`;
+    const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+    return {
+      version: `${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? navigator.userAgent}, a Worker per run`,
+      run(code) {
+        return new Promise((resolve, reject) => {
+          const w = new Worker(url);
+          w.onmessage = (e) => { w.terminate(); resolve(e.data); };
+          w.onerror = (e) => { w.terminate(); reject(new Error(e.message)); };
+          w.postMessage(code);
+        });
+      },
+    };
+  },
+
   // Wasmoon: Lua 5.4 compiled with Emscripten; a fresh Lua state per run. Output is collected
   // by a Lua-side print, so Lua formats every value itself.
   async wasmoon() {

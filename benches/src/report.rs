@@ -476,8 +476,9 @@ fn short_error(e: &str) -> String {
 }
 
 /// The browser runtime each of polyrun's languages is compared with.
-const BROWSER_PEERS: [(&str, &str); 4] = [
+const BROWSER_PEERS: [(&str, &str); 5] = [
     ("javascript", "browser-js"),
+    ("javascript", "browser-js-worker"),
     ("lua", "wasmoon"),
     ("python", "pyodide"),
     ("ruby", "ruby.wasm"),
@@ -540,7 +541,11 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
          guest state per run) and through Pyodide (one interpreter, fresh globals per run), \
          ruby.wasm's own JS package (`DefaultRubyVM` on the same `ruby+stdlib.wasm`, one VM, \
          `eval` per run), Wasmoon (a fresh Lua state per run) and the page's own JavaScript \
-         engine (`new Function`; V8 is a JIT, a reference point rather than a target). Every \
+         engine, run directly (`browser-js`: `new Function` in the page, whose engine keeps \
+         what it compiled and learnt from one run to the next) and with a fresh global state per \
+         run as a sandbox needs (`browser-js-worker`: a new Worker per run). polyrun's JavaScript \
+         runs on the page's engine too (the `browser` backend: a fresh Worker per run, started \
+         ahead, in a sandboxed frame). Every \
          runtime gets a fresh browser context: the page is opened with an empty HTTP cache \
          (gzipped bytes and time from navigation to hello world's output), then again with the \
          cache warm; in that page each program runs once untimed (its output must equal the \
@@ -571,11 +576,14 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
         if pairs.is_empty() {
             continue;
         }
-        let title = REFERENCE
+        // polyrun's backend in the browser, by its version (JavaScript: the page's engine).
+        let name = REFERENCE
             .iter()
             .find(|x| x.0 == lang)
-            .map(|x| x.1)
-            .unwrap_or(lang);
+            .and_then(|x| x.1.split(" (").next())
+            .map_or_else(|| capitalise(lang), str::to_string);
+        let title = browser_runtime(c, "polyrun", lang)
+            .map_or_else(|| name.clone(), |r| format!("{name} ({})", r.version));
         let ratios: Vec<f64> = pairs.iter().map(|(_, a, b)| a / b).collect();
         let _ = writeln!(
             w,

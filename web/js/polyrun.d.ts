@@ -65,7 +65,11 @@ export interface RunOptions {
   stdin?: string;
   /** Ask the page for more lines as the program reads them (`stdin_request` events). */
   interactive?: boolean;
-  /** The backend to run on (see `languages()`); default: the language's default. */
+  /**
+   * The backend to run on (see `languages()`); default: the language's default. JavaScript's are
+   * `browser` (the page's own engine, the default) and `boa` (Boa in the bundle: its memory is
+   * bounded, and it reads interactive stdin on pages that are not cross-origin isolated).
+   */
   backend?: string;
   /** Time limit in milliseconds (default: the engine's, 10000; 0 for none). */
   timeoutMs?: number;

@@ -11,8 +11,14 @@
 //   outcome.output                        // what polyrun.output(value) published
 //   pr.variables('demo')                  // { name: value } kept by the page (docs/helpers.md)
 //
+// JavaScript's default backend in the browser, `browser`, is the page's own engine: the worker
+// hands its runs back (`page-run`) and js-browser/host.js runs them in a sandboxed frame.
+//
 // Outcomes are the engine's: { status: 'completed', value } | { status: 'error', diagnostic }
 // | { status: 'limit_exceeded', limit } | { status: 'cancelled' } | { status: 'crashed', reason }.
+
+import { BrowserJs } from './js-browser/host.js';
+import { newStdinBuffer, writeStdinLine } from './js-browser/frame.js';
 
 /** Where `persistVariables` keeps the helpers' variables. */
 const VARIABLES_KEY = 'polyrun.variables';
@@ -50,6 +56,7 @@ export class Polyrun {
   #onProgress;
   #variables = {}; // namespace → { name: { value, version } }
   #persist = false;
+  #browserJs = null; // the page-engine JavaScript host, made on its first run
 
   constructor({ baseUrl, onProgress, persistVariables } = {}) {
     this.#persist = Boolean(persistVariables) && typeof localStorage !== 'undefined';
@@ -64,7 +71,7 @@ export class Polyrun {
     if (!this.#baseUrl.endsWith('/')) this.#baseUrl += '/';
     this.#onProgress = onProgress ?? (() => {});
     if (globalThis.crossOriginIsolated && typeof SharedArrayBuffer === 'function') {
-      this.#sab = new SharedArrayBuffer(8 + 64 * 1024);
+      this.#sab = newStdinBuffer();
     }
   }
 
@@ -111,34 +118,29 @@ export class Polyrun {
   /** Stops the current run by force (its outcome is `cancelled`), even one still waiting for
    * its worker to start. */
   cancel() {
-    if (this.#current) this.#abort({ status: 'cancelled' });
+    if (this.#current?.page) this.#browserJs.cancel();
+    else if (this.#current) this.#abort({ status: 'cancelled' });
     else if (this.#starting) this.#starting.cancelled = true;
   }
 
   /** Answers a `stdin_request` event with a line (`null` ends the input). */
   provideInput(line) {
+    if (this.#current?.page) {
+      this.#browserJs.provideInput(line);
+      return;
+    }
     if (!this.#sab && this.#sw) {
       this.#sw.postMessage({ type: 'polyrun-stdin', id: this.#stdinKey, line: line ?? null });
       return;
     }
     if (!this.#sab) throw new Error('interactive stdin needs a cross-origin isolated page or the stdin service worker');
-    const flag = new Int32Array(this.#sab, 0, 2);
-    if (line === null || line === undefined) {
-      Atomics.store(flag, 0, 2);
-    } else {
-      const bytes = new TextEncoder().encode(String(line));
-      const data = new Uint8Array(this.#sab, 8);
-      const n = Math.min(bytes.length, data.length);
-      data.set(bytes.subarray(0, n));
-      Atomics.store(flag, 1, n);
-      Atomics.store(flag, 0, 1);
-    }
-    Atomics.notify(flag, 0);
+    writeStdinLine(this.#sab, line);
   }
 
   /** Forgets a session's state. */
   endSession(name) {
     this.#worker?.postMessage({ type: 'end-session', name });
+    this.#browserJs?.endSession(name);
   }
 
   async #run(language, code, options) {
@@ -177,7 +179,9 @@ export class Polyrun {
     return new Promise((resolve) => {
       const id = this.#nextId++;
       const onEvent = options.onEvent ?? (() => {});
-      this.#current = { id, resolve, onEvent, timer: null, namespace };
+      const stdin = splitLines(options.stdin ?? '');
+      const interactive = Boolean(options.interactive) && this.stdinMechanism !== 'buffered';
+      this.#current = { id, resolve, onEvent, timer: null, namespace, stdin, interactive, helpers, page: false };
       if (timeoutMs > 0) {
         // The hard stop: the engine could not stop the guest in time.
         this.#current.timer = setTimeout(
@@ -189,8 +193,8 @@ export class Polyrun {
         type: 'run',
         id,
         request,
-        stdin: options.stdin ?? null,
-        interactive: Boolean(options.interactive) && this.stdinMechanism !== 'buffered',
+        stdin,
+        interactive,
         helpers,
       });
     });
@@ -221,7 +225,57 @@ export class Polyrun {
     cur.resolve(outcome);
   }
 
+  /** Runs a job the worker handed back on the page's own JavaScript engine. */
+  async #pageRun(cur, job) {
+    cur.page = true;
+    this.#browserJs ??= new BrowserJs(this.#baseUrl);
+    let reply;
+    try {
+      const interactive = cur.interactive && (await this.#browserJs.interactive());
+      reply = await this.#browserJs.run(cur.id, job, {
+        stdin: cur.stdin,
+        interactive,
+        helpers: cur.helpers,
+        onEvent: cur.onEvent,
+        onStdinRequest: () => cur.onEvent({ type: 'stdin_request' }),
+      });
+    } catch (e) {
+      reply = { error: { kind: 'load', language: 'javascript', message: `the page's JavaScript engine: ${e.message ?? e}` } };
+    }
+    if (this.#current === cur) this.#complete(reply);
+  }
+
+  /** A run's reply (`{ outcome, output?, variables? }`, `{ error }`, or `fatal`). */
+  #complete(m) {
+    if (m.variables) {
+      this.#variables[this.#current.namespace] = m.variables;
+      if (this.#persist) {
+        try {
+          localStorage.setItem(VARIABLES_KEY, JSON.stringify(this.#variables));
+        } catch {
+          // Storage full or denied: the variables stay in memory.
+        }
+      }
+    }
+    if (m.output !== undefined && m.outcome) m.outcome = { ...m.outcome, output: m.output };
+    if (m.fatal) {
+      this.#abort(m.outcome);
+    } else if (m.error) {
+      // A host error (unknown language or backend, a backend that cannot load): the
+      // engine's error, whole, next to a diagnostic a playground can show as is.
+      const diagnostic = { kind: 'PolyrunError', message: m.error.message ?? String(m.error), line: null, column: null, frames: [] };
+      this.#finish({ status: 'error', diagnostic, error: m.error });
+    } else {
+      this.#finish(m.outcome);
+    }
+  }
+
   #abort(outcome) {
+    if (this.#current?.page) {
+      // The page's engine ran it: its frame goes, the bundle's worker stays.
+      this.#browserJs.abort(outcome);
+      return;
+    }
     this.#worker.terminate();
     this.#worker = null;
     this.#finish(outcome);
@@ -247,32 +301,20 @@ export class Polyrun {
         } else if (m.type === 'stdin-request') {
           this.#stdinKey = m.key ?? null;
           if (this.#current?.id === m.id) this.#current.onEvent({ type: 'stdin_request' });
+        } else if (m.type === 'page-run') {
+          if (this.#current?.id === m.id) this.#pageRun(this.#current, m.job);
         } else if (m.type === 'done') {
-          if (this.#current?.id !== m.id) return;
-          if (m.variables) {
-            this.#variables[this.#current.namespace] = m.variables;
-            if (this.#persist) {
-              try {
-                localStorage.setItem(VARIABLES_KEY, JSON.stringify(this.#variables));
-              } catch {
-                // Storage full or denied: the variables stay in memory.
-              }
-            }
-          }
-          if (m.output !== undefined && m.outcome) m.outcome = { ...m.outcome, output: m.output };
-          if (m.fatal) {
-            this.#abort(m.outcome);
-          } else if (m.error) {
-            // A host error (unknown language or backend, a backend that cannot load): the
-            // engine's error, whole, next to a diagnostic a playground can show as is.
-            const diagnostic = { kind: 'PolyrunError', message: m.error.message ?? String(m.error), line: null, column: null, frames: [] };
-            this.#finish({ status: 'error', diagnostic, error: m.error });
-          } else {
-            this.#finish(m.outcome);
-          }
+          if (this.#current?.id === m.id) this.#complete(m);
         }
       };
       worker.postMessage({ type: 'init', baseUrl: this.#baseUrl, sab: this.#sab });
     });
   }
+}
+
+/** stdin text as lines (a last empty line and `\r` line ends dropped). */
+function splitLines(text) {
+  const lines = text.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
 }

@@ -54,9 +54,16 @@ onmessage = async (e) => {
     postMessage({ type: 'ready', languages, defaults: JSON.parse(engine.default_limits()) });
   } else if (m.type === 'run') {
     runId = m.id;
-    stdinLines = m.stdin === undefined || m.stdin === null ? [] : splitLines(m.stdin);
+    stdinLines = m.stdin ?? [];
     stdinOpen = Boolean(m.interactive);
     const request = JSON.stringify(m.request);
+    // A backend on the page's own engine (JavaScript's `browser`): the page runs it (unless it
+    // reads interactive stdin and only this worker can wait for a line: Engine.page_job).
+    const job = engine.page_job(request, !stdinOpen || shared !== null);
+    if (job) {
+      postMessage({ type: 'page-run', id: m.id, job: JSON.parse(job) });
+      return;
+    }
     const helpers = JSON.stringify(m.helpers ?? null);
     // Python's bundle answers for the languages it holds; the main bundle for the rest.
     const lazy = find(lazyModules, m.request.language);
@@ -147,10 +154,4 @@ function readThroughServiceWorker() {
   const { line } = JSON.parse(xhr.responseText);
   if (line === null) stdinOpen = false;
   return line ?? undefined;
-}
-
-function splitLines(text) {
-  const lines = text.split('\n');
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
 }

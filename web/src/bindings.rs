@@ -107,6 +107,18 @@ impl Engine {
         crate::wasi_module(desc).map(str::to_string)
     }
 
+    /// The job of a request whose backend runs on the page's own engine (JSON:
+    /// `polyrun_js_browser::job`, its limits resolved by the engine): the worker hands it to
+    /// the page. `stdin_waits`: the page's frame can wait for stdin lines (false when the run
+    /// has interactive stdin and the page no shared memory). `undefined` for other backends,
+    /// for the runs this worker takes instead ([`crate::page_job`]), and for requests that do
+    /// not resolve (the run then reports why).
+    pub fn page_job(&self, request: &str, stdin_waits: bool) -> Option<String> {
+        let cmd: RunCommand = serde_json::from_str(request).ok()?;
+        let desc = cmd.resolve(self.pool.registry()).ok()?;
+        crate::page_job(desc, &cmd, stdin_waits)
+    }
+
     /// Brings the instances of finished runs back to a fresh state: the worker calls it once
     /// a run's result is out, so that the next run does not wait for it.
     pub fn settle(&mut self) {
@@ -123,7 +135,8 @@ impl Engine {
     fn execute(&mut self, request: &str, run: &PageRun) -> Result<Outcome, Error> {
         let cmd: RunCommand = serde_json::from_str(request)
             .map_err(|e| Error::InvalidRequest(format!("malformed request: {e}")))?;
-        let desc = *cmd.resolve(self.pool.registry())?;
+        let registry = self.pool.registry();
+        let desc = *crate::worker_backend(registry, cmd.resolve(registry)?);
         let request = cmd.request();
         let io = RunIo::new(
             |e: Event| emit(&serde_json::to_string(&e).unwrap_or_default()),

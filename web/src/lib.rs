@@ -1,7 +1,8 @@
 //! # polyrun-web
 //!
 //! polyrun in the browser: the engine and the backends that compile into the bundle
-//! (JavaScript on Boa, Lua, and Ruby and PHP — their Rust adapters over the WASI seam, the
+//! (JavaScript — by default on the page's own engine, whose runs the worker hands to the page
+//! ([`page_job`], `polyrun-js-browser`), and on Boa —, Lua, and Ruby and PHP — their Rust adapters over the WASI seam, the
 //! modules compiled by the page's WebAssembly engine — in the main bundle; Python in a second,
 //! lazily loaded one built from the same crate with the `python` feature), built for
 //! `wasm32-unknown-unknown` and driven from a Web Worker (`web/js/worker.js`) through
@@ -16,6 +17,7 @@
 //! On other targets the crate has [`languages_json`], [`default_limits_json`] and [`page`] (so
 //! the workspace builds and tests them natively).
 
+use polyrun_engine::wire::RunCommand;
 use polyrun_engine::{Limits, Registry, RuntimeDescriptor};
 
 pub mod page;
@@ -56,6 +58,8 @@ mod bundle {
     ];
 
     pub fn register(r: &mut polyrun_engine::Registry) {
+        // First: the default JavaScript (the page's own engine); Boa next to it.
+        polyrun_js_browser::register(r);
         polyrun_js::register(r);
         polyrun_lua::register(r);
         polyrun_ruby::register(r);
@@ -69,6 +73,7 @@ mod bundle {
     pub const WASI_MODULES: &[(&str, &str, &str)] = &[];
 
     pub fn register(r: &mut polyrun_engine::Registry) {
+        polyrun_js_browser::register(r);
         polyrun_js::register(r);
         polyrun_lua::register(r);
     }
@@ -92,6 +97,81 @@ mod bundle {
     pub fn register(_: &mut polyrun_engine::Registry) {}
 }
 
+/// The job (JSON: [`polyrun_js_browser::job`]) of a run `command` whose backend, `backend`,
+/// runs on the page's own engine; `None` for every other backend, and for the runs the bundle's
+/// worker takes instead ([`worker_backend`]): those that read stdin, did not choose their
+/// backend nor a session, on a page where the frame cannot wait for a line (`stdin_waits`
+/// false: interactive stdin without shared memory; the worker reads through the service
+/// worker).
+pub fn page_job(
+    backend: &RuntimeDescriptor,
+    command: &RunCommand,
+    stdin_waits: bool,
+) -> Option<String> {
+    page_engine::job(backend, command, stdin_waits)
+}
+
+/// The backend the bundle's worker runs `backend`'s runs on: itself, or for the page-engine
+/// backend (a run [`page_job`] left to the worker) the language's backend in the bundle.
+pub fn worker_backend<'r>(
+    registry: &'r Registry,
+    backend: &'r RuntimeDescriptor,
+) -> &'r RuntimeDescriptor {
+    page_engine::worker_backend(registry, backend)
+}
+
+/// The runs on the page's own engine: JavaScript's `browser` backend, in the main bundle.
+#[cfg(feature = "main")]
+mod page_engine {
+    use polyrun_engine::wire::RunCommand;
+    use polyrun_engine::{Registry, RuntimeDescriptor};
+    use polyrun_js_browser::is_browser;
+
+    pub fn job(
+        backend: &RuntimeDescriptor,
+        command: &RunCommand,
+        stdin_waits: bool,
+    ) -> Option<String> {
+        let to_worker = !stdin_waits
+            && command.backend.is_none()
+            && command.session.is_none()
+            && polyrun_js_browser::reads_stdin(&command.code);
+        (is_browser(backend) && !to_worker)
+            .then(|| polyrun_js_browser::job(&command.request(), command.session.as_deref()))
+    }
+
+    pub fn worker_backend<'r>(
+        registry: &'r Registry,
+        backend: &'r RuntimeDescriptor,
+    ) -> &'r RuntimeDescriptor {
+        if !is_browser(backend) {
+            return backend;
+        }
+        let boa = polyrun_js::DESCRIPTOR;
+        registry
+            .find(Some(boa.id), None, Some(boa.backend))
+            .unwrap_or(backend)
+    }
+}
+
+/// No backend of a bundle without JavaScript runs on the page's engine.
+#[cfg(not(feature = "main"))]
+mod page_engine {
+    use polyrun_engine::wire::RunCommand;
+    use polyrun_engine::{Registry, RuntimeDescriptor};
+
+    pub fn job(_: &RuntimeDescriptor, _: &RunCommand, _: bool) -> Option<String> {
+        None
+    }
+
+    pub fn worker_backend<'r>(
+        _: &'r Registry,
+        backend: &'r RuntimeDescriptor,
+    ) -> &'r RuntimeDescriptor {
+        backend
+    }
+}
+
 /// The backends of `registry` as a JSON array of `RuntimeInfo` objects (what
 /// `polyrun langs --json` prints, one per line).
 pub fn languages_json(registry: &Registry) -> String {
@@ -111,8 +191,10 @@ mod tests {
     fn languages_list_backends_and_defaults() {
         let langs: serde_json::Value = serde_json::from_str(&languages_json(&registry())).unwrap();
         assert_eq!(langs[0]["language"], "javascript");
-        assert_eq!(langs[0]["backend"], "boa");
+        assert_eq!(langs[0]["backend"], "browser");
         assert_eq!(langs[0]["default"], true);
+        assert_eq!(langs[1]["backend"], "boa");
+        assert_eq!(langs[1]["default"], false);
         assert!(
             langs[0]["aliases"]
                 .as_array()
@@ -121,5 +203,45 @@ mod tests {
         );
         let limits: serde_json::Value = serde_json::from_str(&default_limits_json()).unwrap();
         assert_eq!(limits["wall_time_ms"], 10_000);
+    }
+
+    #[test]
+    fn page_engine_runs_go_to_the_page_unless_only_the_worker_can_wait_for_stdin() {
+        let registry = registry();
+        let cmd = |code: &str| {
+            let mut c = RunCommand::new("js", code);
+            c.limits.wall_time = Some(std::time::Duration::from_millis(1234));
+            c
+        };
+        let route = |c: &RunCommand, waits: bool| {
+            let desc = c.resolve(&registry).unwrap();
+            page_job(desc, c, waits).map(|j| serde_json::from_str::<serde_json::Value>(&j).unwrap())
+        };
+        let job = route(&cmd("console.log(1)"), false).expect("the page runs it");
+        assert_eq!(job["code"], "console.log(1)");
+        assert_eq!(job["filename"], "main.js");
+        assert_eq!(job["limits"]["wall_time_ms"], 1234);
+        assert!(job["max_value_bytes"].as_u64().unwrap() > 0);
+        // Reading stdin where the frame cannot wait: the worker (Boa) takes it.
+        let reads = cmd("let n = prompt('n?')");
+        assert!(route(&reads, false).is_none());
+        let desc = reads.resolve(&registry).unwrap();
+        assert_eq!(worker_backend(&registry, desc).backend, "boa");
+        assert!(route(&reads, true).is_some());
+        // A chosen backend or a session stays where it is.
+        let mut chosen = cmd("readline()");
+        chosen.backend = Some("browser".into());
+        assert!(route(&chosen, false).is_some());
+        let mut session = cmd("readline()");
+        session.session = Some("s".into());
+        assert!(route(&session, false).is_some());
+        // Other backends never go to the page, and the worker runs them as they are.
+        let mut boa = cmd("1");
+        boa.backend = Some("boa".into());
+        assert!(route(&boa, true).is_none());
+        let lua = RunCommand::new("lua", "print(1)");
+        let desc = lua.resolve(&registry).unwrap();
+        assert!(page_job(desc, &lua, true).is_none());
+        assert_eq!(worker_backend(&registry, desc).id, "lua");
     }
 }

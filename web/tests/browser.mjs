@@ -1,6 +1,7 @@
 // Browser tests of the playground page in Debian's Chromium (playwright-core, never a
 // downloaded browser). Run by `scripts/web test` (and so by scripts/test and CI).
-// POLYRUN_SITE: the built site; POLYRUN_ARTIFACTS: where the screenshot goes.
+// POLYRUN_SITE: the built site; POLYRUN_ARTIFACTS: where the screenshot goes; POLYRUN_WEB_TEST:
+// a part of the names of the tests to run (all when unset).
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -19,7 +20,10 @@ const browser = await chromium.launch({
 });
 
 let failures = 0;
+// POLYRUN_WEB_TEST=text runs only the tests whose name contains it (when working on one).
+const only = process.env.POLYRUN_WEB_TEST;
 async function test(name, fn) {
+  if (only && !name.includes(only)) return;
   const started = Date.now();
   try {
     await fn();
@@ -245,7 +249,10 @@ await test('a syntax error marks its line', async () => {
 });
 
 await test('the conformance cases (conformance/cases.json) give the same results as natively', async () => {
-  const { cases } = JSON.parse(fs.readFileSync(new URL('../../conformance/cases.json', import.meta.url), 'utf8'));
+  const all = JSON.parse(fs.readFileSync(new URL('../../conformance/cases.json', import.meta.url), 'utf8')).cases;
+  // JavaScript's cases on both of its backends: the page's engine (the default) and Boa.
+  const cases = all.flatMap((c) => (c.language === 'javascript' && !c.backend
+    ? [c, { ...c, name: `${c.name} (boa)`, backend: 'boa' }] : [c]));
   const { page, errors, server } = await open();
   // Through the JS API (a second Polyrun next to the page's own), stdin buffered as natively.
   const results = await page.evaluate(async (cases) => {
@@ -277,8 +284,10 @@ await test('the conformance cases (conformance/cases.json) give the same results
     const lua = await pr.run('lua', 'return 1', { backend: 'mlua' });
     const missing = await pr.run('lua', 'return 1', { backend: 'luajit' });
     const missingPy = await pr.run('python', '1', { backend: 'cpython' });
-    return { out, lua, missing, missingPy };
+    const js = pr.languages().filter((l) => l.language === 'javascript').map((l) => [l.backend, l.default]);
+    return { out, lua, missing, missingPy, js };
   }, cases);
+  assert.deepEqual(results.js, [['browser', true], ['boa', false]]);
   assert.equal(results.lua.status, 'completed');
   assert.equal(results.missing.error?.kind, 'unknown_backend', JSON.stringify(results.missing));
   assert.deepEqual(results.missing.error.available, ['mlua']);
@@ -429,6 +438,8 @@ await test('measurements: bytes before the first JavaScript output, time to firs
   const page = await context.newPage();
   const transfers = [];
   page.on('requestfinished', async (req) => {
+    // What crosses the network only (not the blob: URLs the JavaScript frame makes its workers from).
+    if (!req.url().startsWith('http')) return;
     const sizes = await req.sizes().catch(() => null);
     transfers.push({ url: new URL(req.url()).pathname, bytes: sizes?.responseBodySize ?? 0 });
   });
@@ -488,6 +499,74 @@ await test('measurements: bytes before the first JavaScript output, time to firs
 
 // RustPython on wasm32 aborts when one object passes 32 767 references (a 15-bit count on
 // 32-bit targets): the run must end as crashed, and the next run must get a fresh worker.
+await test("JavaScript on the page's engine: fresh globals, top-level await, timers, streamed output; a memory bomb crashes its frame, not the page; sessions", async () => {
+  const { page, server } = await open();
+  // Chromium reports a crashed out-of-process frame as the page's crash to playwright, which
+  // then refuses to evaluate: the page is asked through the DevTools protocol instead.
+  const cdp = await page.context().newCDPSession(page);
+  const evaluate = async (expression) => {
+    const r = await cdp.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
+    if (r.exceptionDetails) throw new Error(JSON.stringify(r.exceptionDetails));
+    return r.result.value;
+  };
+  const r = await evaluate(`(async () => {
+    const { Polyrun } = await import('./polyrun.js');
+    const pr = await Polyrun.load({ baseUrl: new URL('.', location.href).href });
+    const outputs = [];
+    const arrivals = [];
+    const run = async (code, opts = {}) => {
+      let out = '';
+      const seen = [];
+      arrivals.push(seen);
+      const outcome = await pr.run('javascript', code, { ...opts, onEvent: (e) => {
+        if (e.type === 'stdout') { out += e.text; seen.push(performance.now()); }
+      } });
+      seen.push(performance.now());
+      outputs.push(out);
+      return outcome;
+    };
+    // Each run's global state is fresh, built-ins included.
+    await run('Array.prototype.leak = 1; globalThis.kept = 2; Object.freeze(Object.prototype);');
+    const fresh = await run('console.log([].leak, typeof kept, Object.isFrozen(Object.prototype))');
+    const awaited = await run('const v = await new Promise((r) => setTimeout(() => r(6 * 7), 10));\\nconsole.log(v)');
+    const timers = await run('setTimeout(() => console.log("later"), 20);\\nconsole.log("now")');
+    const rejected = await run('\\nPromise.reject(new TypeError("nope"))');
+    // Output is streamed: what was printed before a busy second arrives before the run ends.
+    const busy = await run('console.log("first");\\nconst t = Date.now();\\nwhile (Date.now() - t < 600) {}\\nconsole.log("second")');
+    const early = { fresh, awaited, timers, rejected, busy, outputs: outputs.splice(0), gaps: arrivals.splice(0).map((a) => a[a.length - 1] - a[0]) };
+    const bomb = await run('const a = []; for (;;) a.push(new Array(1e6).fill(1.5));', { timeoutMs: 120000 });
+    const after = await run('console.log("fresh", typeof a)');
+    const s1 = await run('var counter = 41', { session: 'nb' });
+    const s2 = await run('console.log(++counter)', { session: 'nb' });
+    const other = await run('console.log(typeof counter)');
+    const loop = await run('for (;;) {}', { timeoutMs: 300 });
+    return { early, bomb, after, s1, s2, other, loop, outputs, alive: document.body.dataset.ready };
+  })()`);
+  const { early } = r;
+  assert.equal(early.outputs[1], 'undefined undefined false\n', JSON.stringify(early.fresh));
+  assert.equal(early.outputs[2], '42\n', JSON.stringify(early.awaited));
+  assert.equal(early.outputs[3], 'now\nlater\n', JSON.stringify(early.timers));
+  assert.equal(early.rejected.status, 'error', JSON.stringify(early.rejected));
+  assert.equal(early.rejected.diagnostic.kind, 'TypeError');
+  assert.match(early.rejected.diagnostic.message, /nope/);
+  assert.equal(early.busy.status, 'completed', JSON.stringify(early.busy));
+  assert.equal(early.outputs[5], 'first\nsecond\n');
+  // "first" came at least the busy half second before the end (not held back until then).
+  assert.ok(early.gaps[5] >= 400, `first arrived ${early.gaps[5]} ms before the end`);
+  assert.equal(r.bomb.status, 'crashed', JSON.stringify(r.bomb));
+  assert.match(r.bomb.reason, /frame stopped answering/);
+  assert.equal(r.after.status, 'completed', JSON.stringify(r.after));
+  assert.equal(r.outputs[1], 'fresh undefined\n');
+  assert.equal(r.s2.status, 'completed', JSON.stringify(r.s2));
+  assert.equal(r.outputs[3], '42\n');
+  assert.equal(r.outputs[4], 'undefined\n');
+  assert.deepEqual(r.loop, { status: 'limit_exceeded', limit: 'time' });
+  assert.equal(r.alive, 'true');
+  await cdp.detach();
+  await page.close().catch(() => {});
+  server.close();
+});
+
 await test('a module that traps crashes its run, and the next run gets a fresh worker', async () => {
   const { page, server } = await open();
   const r = await page.evaluate(async () => {
