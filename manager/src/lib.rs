@@ -235,6 +235,10 @@ mod duration_ms {
     }
 }
 
+/// How long a run that was told to stop (a cancel, its deadline, its caller gone) has to stop by
+/// itself before it is stopped by force: the worker process killed, or a worker whose input
+/// ended exiting. [`ManagerBuilder::grace`] changes it for a manager.
+pub const DEFAULT_GRACE: Duration = Duration::from_millis(250);
 /// Builds a [`RuntimeManager`].
 pub struct ManagerBuilder {
     registry: Registry,
@@ -360,7 +364,7 @@ impl RuntimeManager {
             worker: None,
             warm: 4,
             idle_workers: 2,
-            grace: Duration::from_millis(250),
+            grace: DEFAULT_GRACE,
             store: Arc::new(MemoryStore::new()),
         }
     }

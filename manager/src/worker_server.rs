@@ -308,7 +308,10 @@ fn retire_bytes() -> Option<usize> {
     (mb > 0).then(|| mb.saturating_mul(1 << 20))
 }
 
-/// Runs the worker loop until `input` ends or a `shutdown` command arrives. In a worker process
+/// Runs the worker loop until `input` ends or a `shutdown` command arrives. When `input` ends
+/// during a run that does not stop within [`crate::DEFAULT_GRACE`] of its cancel, `serve`
+/// returns without waiting for it (the exec thread is left running: a worker process then
+/// exits, which ends it). In a worker process
 /// (the counting allocator installed), a run after which the heap passed
 /// `POLYRUN_WORKER_RETIRE_MB` and no session is open ends with `done.retiring` and the process
 /// exits.
@@ -339,10 +342,13 @@ pub fn serve(
     let (jobs_tx, jobs_rx) = mpsc::channel::<Command>();
     let (exec_out, exec_current, exec_cancelled) =
         (out.clone(), current.clone(), cancelled.clone());
+    // Says (by closing) that the exec thread has ended.
+    let (exec_alive, exec_ended) = mpsc::channel::<()>();
     let exec_thread = std::thread::Builder::new()
         .name("polyrun-worker-exec".into())
         .stack_size(256 << 20)
         .spawn(move || {
+            let _alive = exec_alive;
             // Instances are not `Send`: they are created and used on this thread only.
             let mut executor = Executor {
                 pool: Pool::new(registry),
@@ -429,9 +435,15 @@ pub fn serve(
     }
     drop(jobs_tx);
     if !shutdown {
-        // Input ended without a shutdown: the caller is gone, stop the current run.
+        // Input ended without a shutdown: the caller is gone (it exited, or was killed: the
+        // pipe closes with it). Stop the current run; one that does not stop within the grace
+        // (Boa in a pure loop) is left to the process's exit, which follows `serve` returning:
+        // a worker never outlives its caller.
         if let Some(c) = &current.lock().unwrap_or_else(|p| p.into_inner()).control {
             c.cancel();
+        }
+        if exec_ended.recv_timeout(crate::DEFAULT_GRACE) == Err(mpsc::RecvTimeoutError::Timeout) {
+            return Ok(());
         }
     }
     let _ = exec_thread.join();

@@ -435,3 +435,68 @@ fn a_closed_pipe_ends_the_listing_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
 }
+
+/// The pids of `parent`'s children (from /proc: Linux).
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so read after its closing paren.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if after.split_whitespace().nth(1) == Some(parent.to_string().as_str()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// `true` while `pid` runs (a zombie nobody reaped has ended).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+#[test]
+fn a_worker_does_not_outlive_its_killed_cli() {
+    // Boa cannot interrupt a pure loop, so JavaScript runs in a worker process; the CLI is
+    // killed outright (no chance to clean up) while the worker loops.
+    use std::io::BufRead;
+    let code = "console.log('looping'); while (true) {}";
+    let mut cli = Command::new(BIN)
+        .args(["run", "--lang", "js", "-e", code, "--timeout", "120s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(cli.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "looping\n");
+    let workers = children_of(cli.id());
+    assert!(!workers.is_empty(), "the CLI runs JavaScript in a worker");
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    // Its input closed with the CLI: the worker stops the run, and exits when the run does not
+    // stop within the grace. Waiting is bounded far above that.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while workers.iter().any(|&w| running(w)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let alive: Vec<_> = workers.into_iter().filter(|&w| running(w)).collect();
+    for &w in &alive {
+        // SAFETY: plain kill(2), so a failing test leaves nothing behind.
+        unsafe { libc::kill(w as i32, libc::SIGKILL) };
+    }
+    assert!(alive.is_empty(), "workers {alive:?} outlived the CLI");
+}

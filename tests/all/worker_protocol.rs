@@ -64,6 +64,48 @@ impl Worker {
     }
 }
 
+#[test]
+fn a_worker_whose_input_closes_during_an_endless_loop_exits() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_polyrun"))
+        .arg("worker")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut output = BufReader::new(child.stdout.take().unwrap());
+    // Boa: a pure loop the engine cannot interrupt.
+    let run = json!({"type": "run", "id": "l", "language": "js", "code": "console.log('looping'); while (true) {}", "limits": {"wall_time_ms": 600000}});
+    writeln!(input, "{run}").unwrap();
+    input.flush().unwrap();
+    let mut line = String::new();
+    while !line.contains("looping") {
+        line.clear();
+        assert!(
+            output.read_line(&mut line).unwrap() > 0,
+            "the worker ended early"
+        );
+    }
+    // The caller goes away: its end of the pipe closes.
+    drop(input);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        status.is_some(),
+        "the worker kept looping after its input closed"
+    );
+}
+
 impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.child.kill();
