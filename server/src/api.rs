@@ -6,7 +6,9 @@ use crate::model::{Cancelled, Health, Languages, RunBody, RunView, ServerInfo};
 use crate::runs::State;
 use crate::stream;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State as Ax};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, MatchedPath, Path, Query, Request, State as Ax,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -17,6 +19,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The run's event stream (WebSocket or Server-Sent Events): the one route that also takes its
+/// token as `?access_token=` (browsers cannot set headers there; anywhere else a token in the
+/// URL would end up in logs and histories).
+const EVENTS_ROUTE: &str = "/v1/runs/{id}/events";
+
 /// The whole application.
 pub fn router(state: Arc<State>) -> Router {
     let api = Router::new()
@@ -25,7 +32,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/v1/runs/{id}", get(get_run))
         .route("/v1/runs/{id}/cancel", post(cancel_run))
         .route("/v1/runs/{id}/stdin", post(send_stdin))
-        .route("/v1/runs/{id}/events", get(stream::events))
+        .route(EVENTS_ROUTE, get(stream::events))
         .route("/v1/sessions/{id}", delete(end_session))
         .route("/v1/pipelines", post(crate::pipelines::run_pipeline))
         .route("/metrics", get(metrics))
@@ -61,21 +68,25 @@ async fn authenticate(
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok());
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    match auth::authenticate(
-        &state.config.tokens,
-        peer,
-        host,
-        bearer,
-        q.access_token.as_deref(),
-    ) {
+    let stream = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| p.as_str() == EVENTS_ROUTE);
+    let query_token = q.access_token.as_deref().filter(|_| stream);
+    match auth::authenticate(&state.config.tokens, peer, host, bearer, query_token) {
         Ok(who) => {
             req.extensions_mut().insert(who);
             next.run(req).await
         }
         Err(Denied::Unauthorized) => {
             tracing::warn!(%peer, path = %req.uri().path(), "refused: no valid bearer token");
-            ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
-                .into_response()
+            let message = if q.access_token.is_some() && !stream {
+                "a valid bearer token is required (in the Authorization header: `?access_token=` \
+                 is only taken by the event stream, /v1/runs/{id}/events)"
+            } else {
+                "a valid bearer token is required"
+            };
+            ApiError::new(StatusCode::UNAUTHORIZED, message).into_response()
         }
         Err(Denied::NotLoopback) => ApiError::new(
             StatusCode::FORBIDDEN,

@@ -66,8 +66,9 @@ pub enum Denied {
     ForeignHost,
 }
 
-/// Checks the bearer token (from the `Authorization` header or an `access_token` query
-/// parameter, for browsers' WebSocket and EventSource, which cannot set headers).
+/// Checks the bearer token (from the `Authorization` header, or the `access_token` query
+/// parameter the API passes for the event stream only: browsers' WebSocket and EventSource
+/// cannot set headers).
 pub fn authenticate(
     tokens: &[Token],
     peer: SocketAddr,

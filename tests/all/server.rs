@@ -417,6 +417,16 @@ async fn a_wrong_token_gets_401_and_the_right_one_is_served() {
             .is_err(),
         "a WebSocket with a wrong token is refused"
     );
+    // A token in the URL is taken by the event stream only (URLs end up in logs).
+    let r = s
+        .client
+        .get(s.url("/v1/languages?access_token=correct-horse-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("only taken by the event stream"), "{body}");
     s.token = Some("correct-horse-1".into());
     let (status, langs) = s.get("/v1/languages").await;
     assert_eq!(status, 200);
