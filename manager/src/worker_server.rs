@@ -12,7 +12,6 @@ use polyrun_engine::{
     Error, Event, Host, HostCall, Outcome, Pool, Registry, RunControl, RunIo, RunRequest, Stdin,
     drive,
 };
-use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::num::NonZeroUsize;
 use std::sync::mpsc;
@@ -21,6 +20,11 @@ use std::time::Instant;
 
 /// Results remembered for idempotency keys.
 const IDEMPOTENCY_CAPACITY: usize = 256;
+/// Cancels of runs not started yet that a worker remembers (the oldest are forgotten: a caller
+/// cancels what it queued, and a worker holds at most [`MAX_QUEUED`] runs).
+const CANCEL_CAPACITY: usize = 4096;
+/// Commands a worker holds behind the current run; a run past them is refused with an error.
+pub const MAX_QUEUED: usize = 256;
 /// Head-room above the memory limit for the process ceiling, so that backends with their own
 /// (graceful) limit hit theirs first.
 const CEILING_SLACK: usize = 32 << 20;
@@ -116,7 +120,7 @@ struct Executor {
     pool: Pool,
     out: Out,
     current: Arc<Mutex<Current>>,
-    cancelled: Arc<Mutex<HashSet<String>>>,
+    cancelled: Arc<Mutex<LruCache<String, ()>>>,
     recorded: LruCache<String, Recorded>,
 }
 
@@ -167,7 +171,8 @@ impl Executor {
             .cancelled
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&id)
+            .pop(&id)
+            .is_some()
         {
             control.cancel();
         }
@@ -338,8 +343,10 @@ pub fn serve(
     );
 
     let current = Arc::new(Mutex::new(Current::default()));
-    let cancelled = Arc::new(Mutex::new(HashSet::new()));
-    let (jobs_tx, jobs_rx) = mpsc::channel::<Command>();
+    let cancelled = Arc::new(Mutex::new(LruCache::new(
+        NonZeroUsize::new(CANCEL_CAPACITY).expect("non-zero"),
+    )));
+    let (jobs_tx, jobs_rx) = mpsc::sync_channel::<Command>(MAX_QUEUED);
     let (exec_out, exec_current, exec_cancelled) =
         (out.clone(), current.clone(), cancelled.clone());
     // Says (by closing) that the exec thread has ended.
@@ -403,7 +410,7 @@ pub fn serve(
                     cancelled
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .insert(id);
+                        .put(id, ());
                 }
             }
             Command::Input { id, line } => {
@@ -426,11 +433,26 @@ pub fn serve(
                 shutdown = true;
                 break;
             }
-            other => {
-                if jobs_tx.send(other).is_err() {
-                    break;
+            other => match jobs_tx.try_send(other) {
+                Ok(()) => {}
+                Err(mpsc::TrySendError::Full(Command::Run(run))) => send(
+                    &out,
+                    &Message::Error {
+                        id: Some(run.id),
+                        error: Error::Worker(format!(
+                            "this worker already holds {MAX_QUEUED} queued runs; the run was refused"
+                        ))
+                        .to_wire(),
+                    },
+                ),
+                Err(mpsc::TrySendError::Full(other)) => {
+                    // Not a run (a session's end): it waits for room.
+                    if jobs_tx.send(other).is_err() {
+                        break;
+                    }
                 }
-            }
+                Err(mpsc::TrySendError::Disconnected(_)) => break,
+            },
         }
     }
     drop(jobs_tx);

@@ -237,6 +237,42 @@ fn cancel_command_stops_a_preemptible_run() {
 }
 
 #[test]
+fn a_worker_refuses_runs_past_its_queue_and_runs_the_rest() {
+    let mut w = Worker::start();
+    w.recv();
+    w.send(json!({"type": "run", "id": "loop", "language": "lua", "code": "print('start') while true do end", "limits": {"wall_time_ms": 60000}}));
+    assert_eq!(w.recv()["event"]["text"], "start\n");
+    let queued = polyrun::manager::worker_server::MAX_QUEUED;
+    for i in 0..queued + 20 {
+        w.send(
+            json!({"type": "run", "id": format!("q{i}"), "language": "lua", "code": "return 1"}),
+        );
+    }
+    // The 20 past the queue are refused at once, while the loop still runs.
+    let mut refused = Vec::new();
+    while refused.len() < 20 {
+        let m = w.recv();
+        assert_eq!(m["type"], "error", "{m}");
+        assert_eq!(m["kind"], "worker", "{m}");
+        assert!(
+            m["message"].as_str().unwrap().contains("queued runs"),
+            "{m}"
+        );
+        refused.push(m["id"].as_str().unwrap().to_string());
+    }
+    let expected: Vec<String> = (queued..queued + 20).map(|i| format!("q{i}")).collect();
+    assert_eq!(refused, expected);
+    w.send(json!({"type": "cancel", "id": "loop"}));
+    assert_eq!(
+        w.until_done("loop").pop().unwrap()["outcome"]["status"],
+        "cancelled"
+    );
+    // Every queued run then runs.
+    let last = w.until_done(&format!("q{}", queued - 1));
+    assert_eq!(last.last().unwrap()["outcome"]["status"], "completed");
+}
+
+#[test]
 fn a_queued_run_cancelled_before_it_starts_runs_nothing() {
     let mut w = Worker::start();
     w.recv();
