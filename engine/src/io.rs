@@ -12,6 +12,58 @@ pub trait Stdin: Send {
     fn read_line(&mut self) -> Option<String>;
 }
 
+/// The longest stdin line a host hands a guest, in bytes; the rest of a longer line is dropped
+/// as it is read (never buffered), so one endless line cannot exhaust the host's memory.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// Reads one line of `reader` for a guest: without its line terminator (`\n` or `\r\n`), cut
+/// to [`MAX_LINE_BYTES`] at a character boundary (the rest of the line skipped), bytes that are
+/// not UTF-8 replaced. `None` at end of input or on a read error.
+pub fn read_guest_line(reader: &mut impl std::io::BufRead) -> Option<String> {
+    use std::io::{BufRead, Read};
+    let mut buf = Vec::new();
+    match reader
+        .by_ref()
+        .take(MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', &mut buf)
+    {
+        Ok(0) | Err(_) => return None,
+        Ok(_) => {}
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > MAX_LINE_BYTES {
+        // Too long: keep the first MAX_LINE_BYTES, skip to the end of the line.
+        buf.truncate(MAX_LINE_BYTES);
+        while let Ok(chunk) = reader.fill_buf() {
+            if chunk.is_empty() {
+                break;
+            }
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    reader.consume(i + 1);
+                    break;
+                }
+                None => {
+                    let n = chunk.len();
+                    reader.consume(n);
+                }
+            }
+        }
+        // Back to a character boundary (at most 3 bytes of a cut character).
+        let valid = match std::str::from_utf8(&buf) {
+            Ok(_) => buf.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => buf.len(),
+        };
+        buf.truncate(valid);
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
 /// Standard input that is always at its end.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoStdin;
@@ -208,6 +260,24 @@ impl RunIo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guest_lines_end_without_terminators_and_long_ones_are_cut() {
+        let mut text = b"one\r\ntwo\n\xffbad\n".to_vec();
+        // A line past the cap whose cut falls inside a character (é is 2 bytes).
+        text.extend(std::iter::repeat_n(b'a', MAX_LINE_BYTES - 1));
+        text.extend("é and more".as_bytes());
+        text.extend(b"\nafter");
+        let mut r = std::io::Cursor::new(text);
+        assert_eq!(read_guest_line(&mut r).as_deref(), Some("one"));
+        assert_eq!(read_guest_line(&mut r).as_deref(), Some("two"));
+        assert_eq!(read_guest_line(&mut r).as_deref(), Some("\u{fffd}bad"));
+        let long = read_guest_line(&mut r).unwrap();
+        assert_eq!(long.len(), MAX_LINE_BYTES - 1);
+        assert!(long.bytes().all(|b| b == b'a'));
+        assert_eq!(read_guest_line(&mut r).as_deref(), Some("after"));
+        assert_eq!(read_guest_line(&mut r), None);
+    }
 
     fn collecting(limit: Option<u64>) -> (RunIo, Arc<Mutex<Vec<Event>>>) {
         let events = Arc::new(Mutex::new(Vec::new()));

@@ -36,7 +36,7 @@ pub use event::{Event, LogLevel, MimeBundle, Stream};
 pub use helpers::{
     Helpers, Host, HostCall, MemoryStore, RunContext, StoreError, VariableStore, Versioned,
 };
-pub use io::{NoStdin, RunIo, Stdin, VecStdin};
+pub use io::{MAX_LINE_BYTES, NoStdin, RunIo, Stdin, VecStdin, read_guest_line};
 pub use limits::{LimitKind, Limits, bytes as format_bytes};
 pub use outcome::{Diagnostic, Frame, Outcome};
 pub use pool::Pool;

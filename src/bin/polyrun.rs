@@ -13,7 +13,7 @@ mod pipeline;
 use clap::{Parser, Subcommand, ValueEnum};
 use polyrun::{Diagnostic, Error, Event, Isolation, LimitKind, Limits, Outcome, RunSpec, Stdin};
 use polyrun_manager::alloc::{self, CountingAlloc};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -192,19 +192,7 @@ struct TermStdin;
 
 impl Stdin for TermStdin {
     fn read_line(&mut self) -> Option<String> {
-        let mut s = String::new();
-        match std::io::stdin().lock().read_line(&mut s) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => {
-                if s.ends_with('\n') {
-                    s.pop();
-                    if s.ends_with('\r') {
-                        s.pop();
-                    }
-                }
-                Some(s)
-            }
-        }
+        polyrun::engine::read_guest_line(&mut std::io::stdin().lock())
     }
 }
 

@@ -500,3 +500,22 @@ fn a_worker_does_not_outlive_its_killed_cli() {
     }
     assert!(alive.is_empty(), "workers {alive:?} outlived the CLI");
 }
+
+#[test]
+fn a_stdin_line_past_the_cap_reaches_the_guest_cut() {
+    let cap = polyrun::engine::MAX_LINE_BYTES;
+    let mut input = "x".repeat(cap + (1 << 20));
+    input.push_str("\nsecond\n");
+    let o = polyrun_stdin(
+        &[
+            "run",
+            "--lang",
+            "lua",
+            "-e",
+            "local l = io.read() print(#l) print(io.read())",
+        ],
+        &input,
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), format!("{cap}\nsecond\n"));
+}
