@@ -3,7 +3,7 @@
 use crate::auth::{self, Denied, Principal};
 use crate::error::ApiError;
 use crate::model::{Cancelled, Health, Languages, RunBody, RunView, ServerInfo};
-use crate::runs::State;
+use crate::runs::{State, StdinRefused};
 use crate::stream;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{
@@ -228,13 +228,13 @@ async fn send_stdin(
 ) -> Result<StatusCode, ApiError> {
     let Json(body) = body?;
     let run = state.get(&who, &id).ok_or_else(|| ApiError::no_run(&id))?;
-    if !stream::feed_stdin(&run, body.text.as_deref(), body.eof) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "this run does not take more input (not interactive, ended, or input closed)",
-        ));
+    match stream::feed_stdin(&run, body.text.as_deref(), body.eof) {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(e @ StdinRefused::Closed) => Err(ApiError::new(StatusCode::CONFLICT, e.to_string())),
+        Err(e @ StdinRefused::Full { .. }) => {
+            Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+        }
     }
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn end_session(

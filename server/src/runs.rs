@@ -68,6 +68,8 @@ pub struct Run {
     cancel_requested: AtomicBool,
     cancel_reason: Mutex<Option<String>>,
     stdin_tx: Mutex<Option<mpsc::Sender<Option<String>>>>,
+    /// Bytes of interactive input sent and not read yet (at most [`MAX_PENDING_STDIN_BYTES`]).
+    stdin_pending: AtomicUsize,
     /// The token's concurrency slot, held until the run ends.
     permit: Mutex<Option<TokenSlot>>,
     inner: Mutex<RunInner>,
@@ -159,13 +161,25 @@ impl Run {
         true
     }
 
-    /// Sends a line of standard input (`None` = end of input). `false` when the run does not
-    /// take more input.
-    pub fn send_stdin(&self, line: Option<String>) -> bool {
-        match &*lock(&self.stdin_tx) {
-            Some(tx) => tx.send(line).is_ok(),
-            None => false,
+    /// Sends lines of standard input, then the end of input when `eof`: all of them, or none
+    /// when the run does not take more input or would then hold more than
+    /// [`MAX_PENDING_STDIN_BYTES`] it has not read.
+    pub fn send_stdin(&self, lines: Vec<String>, eof: bool) -> Result<(), StdinRefused> {
+        let tx = lock(&self.stdin_tx);
+        let tx = tx.as_ref().ok_or(StdinRefused::Closed)?;
+        let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+        let pending = self.stdin_pending.load(Ordering::SeqCst);
+        if pending + bytes > MAX_PENDING_STDIN_BYTES {
+            return Err(StdinRefused::Full { pending });
         }
+        self.stdin_pending.fetch_add(bytes, Ordering::SeqCst);
+        for line in lines {
+            tx.send(Some(line)).map_err(|_| StdinRefused::Closed)?;
+        }
+        if eof {
+            tx.send(None).map_err(|_| StdinRefused::Closed)?;
+        }
+        Ok(())
     }
 
     /// The run as `GET /v1/runs/{id}` shows it.
@@ -197,6 +211,27 @@ impl Run {
 }
 
 /// Standard input from the request, then (interactive runs) from the client.
+/// The most interactive input a run may hold unread, in bytes (the lines it was sent and has
+/// not read yet); more is refused until it reads.
+pub const MAX_PENDING_STDIN_BYTES: usize = 4 << 20;
+
+/// Why a run did not take input.
+#[derive(Debug, thiserror::Error)]
+pub enum StdinRefused {
+    /// Not interactive, ended, or its input closed.
+    #[error("this run does not take more input (not interactive, ended, or input closed)")]
+    Closed,
+    /// It holds too much it has not read.
+    #[error(
+        "this run has {pending} bytes of input it has not read yet; it may hold at most {} (send more once it reads)",
+        MAX_PENDING_STDIN_BYTES
+    )]
+    Full {
+        /// Bytes sent and not read.
+        pending: usize,
+    },
+}
+
 struct ServerStdin {
     given: VecDeque<String>,
     rx: Option<mpsc::Receiver<Option<String>>>,
@@ -215,7 +250,12 @@ impl Stdin for ServerStdin {
         self.run.push(RunEvent::StdinRequest);
         // A stop of the run sends the end of input (registered at submit): no polling.
         match rx.recv() {
-            Ok(Some(line)) => Some(line),
+            Ok(Some(line)) => {
+                self.run
+                    .stdin_pending
+                    .fetch_sub(line.len() + 1, Ordering::SeqCst);
+                Some(line)
+            }
             Ok(None) | Err(_) => {
                 self.rx = None;
                 None
@@ -409,6 +449,7 @@ impl State {
             cancel_requested: AtomicBool::new(false),
             cancel_reason: Mutex::new(None),
             stdin_tx: Mutex::new(body.interactive.then_some(tx)),
+            stdin_pending: AtomicUsize::new(0),
             permit: Mutex::new(Some(permit)),
             inner: Mutex::new(RunInner {
                 status: Status::Queued,

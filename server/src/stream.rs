@@ -5,7 +5,7 @@
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::runs::{Run, State};
+use crate::runs::{Run, State, StdinRefused};
 use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -25,22 +25,15 @@ pub struct EventsQuery {
     after: Option<u64>,
 }
 
-/// Sends `text` as lines of input (and then end of input, if `eof`). `false` when the run does
-/// not take input.
-pub fn feed_stdin(run: &Run, text: Option<&str>, eof: bool) -> bool {
-    let mut ok = true;
-    if let Some(text) = text {
-        for line in text.lines() {
-            ok &= run.send_stdin(Some(line.to_string()));
-        }
-        if text.is_empty() {
-            ok &= run.send_stdin(Some(String::new()));
-        }
+/// Sends `text` as lines of input (and then end of input, if `eof`): all of it, or nothing and
+/// why.
+pub fn feed_stdin(run: &Run, text: Option<&str>, eof: bool) -> Result<(), StdinRefused> {
+    let mut lines: Vec<String> =
+        text.map_or_else(Vec::new, |t| t.lines().map(str::to_string).collect());
+    if text == Some("") {
+        lines.push(String::new());
     }
-    if eof {
-        ok &= run.send_stdin(None);
-    }
-    ok
+    run.send_stdin(lines, eof)
 }
 
 pub async fn events(
@@ -167,15 +160,17 @@ async fn websocket(mut socket: WebSocket, state: Arc<State>, run: Arc<Run>, mut 
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
                 Some(Ok(Message::Text(text))) => {
                     let reply = match serde_json::from_str::<ClientMessage>(&text) {
-                        Ok(ClientMessage::Stdin { text }) => (!feed_stdin(&run, Some(&text), false))
-                            .then_some("this run does not take more input"),
-                        Ok(ClientMessage::StdinEof) => (!feed_stdin(&run, None, true))
-                            .then_some("this run does not take more input"),
+                        Ok(ClientMessage::Stdin { text }) => feed_stdin(&run, Some(&text), false)
+                            .err()
+                            .map(|e| e.to_string()),
+                        Ok(ClientMessage::StdinEof) => feed_stdin(&run, None, true)
+                            .err()
+                            .map(|e| e.to_string()),
                         Ok(ClientMessage::Cancel) => {
                             state.cancel(&run, "cancelled by the client");
                             None
                         }
-                        Err(_) => Some("unknown message: expected {\"type\":\"stdin\",\"text\":…}, {\"type\":\"stdin_eof\"} or {\"type\":\"cancel\"}"),
+                        Err(_) => Some("unknown message: expected {\"type\":\"stdin\",\"text\":…}, {\"type\":\"stdin_eof\"} or {\"type\":\"cancel\"}".to_string()),
                     };
                     if let Some(message) = reply {
                         let e = serde_json::json!({ "type": "error", "message": message });

@@ -611,6 +611,30 @@ async fn interactive_stdin_over_the_websocket_and_rest() {
     assert!(delivered);
     let (_, run) = s.get(&format!("/v1/runs/{id}?wait_ms=20000")).await;
     assert_eq!(run["stdout"], "HELLO\n", "{run}");
+    // A run that does not read holds at most 4 MiB of unread input; more is refused (413)
+    // until it reads, instead of piling up in the server.
+    let id = s
+        .submit(json!({ "language": "lua", "code": "print('up') while true do end", "interactive": true, "limits": { "wall_time_ms": 60000 } }))
+        .await;
+    let chunk = "y".repeat(800 << 10);
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let r = s
+            .req(reqwest::Method::POST, &format!("/v1/runs/{id}/stdin"))
+            .header("content-type", "application/json")
+            .body(json!({ "text": chunk }).to_string())
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 413 {
+            let body = r.text().await.unwrap();
+            assert!(body.contains("has not read yet"), "{body}");
+        }
+    }
+    assert_eq!(statuses, [204, 204, 204, 204, 204, 413, 413]);
+    let (status, _, _) = s.post(&format!("/v1/runs/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 202);
     // A run that is not interactive takes no more input.
     let id = s.submit(json!({ "language": "js", "code": "1" })).await;
     let (status, _, _) = s
