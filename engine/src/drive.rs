@@ -28,7 +28,11 @@ pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 /// 2. a run stopped before it began (cancelled while queued) does not run at all;
 /// 3. a panic of the backend is caught and becomes [`Error::Internal`] (the instance is then
 ///    not reusable);
-/// 4. once the run's control has tripped (deadline, cancel, a limit), that interrupt is the
+/// 4. what the outcome carries counts against the output limit like the run's output: a value
+///    past what is left trips the limit (the outcome is then `limit_exceeded`), an error's
+///    message is cut to what is left (never below [`DIAGNOSTIC_FLOOR`] bytes, so a run at its
+///    limit still says what failed) and keeps at most [`MAX_FRAMES`] frames;
+/// 5. once the run's control has tripped (deadline, cancel, a limit), that interrupt is the
 ///    outcome, whatever the guest ended with — a guest that caught the stop, or a backend that
 ///    failed while being stopped, still reports the stop.
 pub fn drive(runtime: &mut dyn Runtime, request: &RunRequest, io: &RunIo) -> Driven {
@@ -50,11 +54,62 @@ pub fn drive(runtime: &mut dyn Runtime, request: &RunRequest, io: &RunIo) -> Dri
             false,
         ),
     };
+    let result = result.map(|outcome| charge_outcome(outcome, io));
     let result = match io.control().interrupted() {
         Some(i) => Ok(Outcome::from_interrupt(i)),
         None => result,
     };
     Driven { result, reusable }
+}
+
+/// The bytes of an error's message kept however little of the output budget is left.
+pub const DIAGNOSTIC_FLOOR: usize = 1024;
+/// The stack frames an error keeps (the innermost).
+pub const MAX_FRAMES: usize = 64;
+
+/// `outcome` with its value and diagnostic charged to the run's output budget (step 4 above).
+fn charge_outcome(outcome: Outcome, io: &RunIo) -> Outcome {
+    match outcome {
+        Outcome::Completed { value: Some(value) } => {
+            let n = value.byte_len();
+            if io.charge(n) < n {
+                // The limit is tripped: the interrupt becomes the outcome.
+                Outcome::Completed { value: None }
+            } else {
+                Outcome::Completed { value: Some(value) }
+            }
+        }
+        Outcome::Error { mut diagnostic } => {
+            let left = io.output_left().map_or(usize::MAX, |l| l as usize);
+            let keep = left.max(DIAGNOSTIC_FLOOR);
+            if diagnostic.message.len() > keep {
+                let mut cut = keep;
+                while !diagnostic.message.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let total = diagnostic.message.len();
+                diagnostic.message.truncate(cut);
+                diagnostic
+                    .message
+                    .push_str(&format!("… ({total} bytes, cut at the output limit)"));
+            }
+            diagnostic.frames.truncate(MAX_FRAMES);
+            for f in &mut diagnostic.frames {
+                if let Some(name) = &mut f.function
+                    && name.len() > DIAGNOSTIC_FLOOR
+                {
+                    let mut cut = DIAGNOSTIC_FLOOR;
+                    while !name.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    name.truncate(cut);
+                    name.push('…');
+                }
+            }
+            Outcome::Error { diagnostic }
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -89,6 +144,71 @@ mod tests {
                 .contains("panicked: scripted panic")
         );
         assert!(!d.reusable);
+    }
+
+    #[test]
+    fn the_value_and_the_error_count_against_the_output_limit() {
+        let limited = |n| {
+            RunIo::new(
+                |_| {},
+                Box::new(VecStdin::new("")),
+                RunControl::new(),
+                Some(n),
+            )
+        };
+        let mut rt = ScriptedRuntime::new();
+        // A value that fits is kept; one past what is left trips the output limit.
+        let d = drive(
+            &mut rt,
+            &RunRequest::new("print 12345\nvalue abc"),
+            &limited(10),
+        );
+        assert_eq!(
+            d.result.unwrap(),
+            Outcome::Completed {
+                value: Some(crate::MimeBundle::text("abc"))
+            }
+        );
+        let d = drive(
+            &mut rt,
+            &RunRequest::new("print 12345\nvalue abcde"),
+            &limited(10),
+        );
+        assert_eq!(
+            d.result.unwrap(),
+            Outcome::LimitExceeded {
+                limit: LimitKind::Output
+            }
+        );
+        // An error's message is cut to what is left, but keeps DIAGNOSTIC_FLOOR bytes.
+        let long = "é".repeat(DIAGNOSTIC_FLOOR);
+        let d = drive(
+            &mut rt,
+            &RunRequest::new(format!("error Boom {long}")),
+            &limited(10),
+        );
+        let Outcome::Error { diagnostic } = d.result.unwrap() else {
+            panic!("not an error")
+        };
+        assert_eq!(diagnostic.kind, "Boom");
+        assert!(
+            diagnostic
+                .message
+                .starts_with(&"é".repeat(DIAGNOSTIC_FLOOR / 2))
+        );
+        assert!(diagnostic.message.ends_with(&format!(
+            "… ({} bytes, cut at the output limit)",
+            2 * DIAGNOSTIC_FLOOR
+        )));
+        let d = drive(
+            &mut rt,
+            &RunRequest::new(format!("error Boom {long}")),
+            &limited(1 << 20),
+        );
+        let Outcome::Error { diagnostic } = d.result.unwrap() else {
+            panic!("not an error")
+        };
+        assert_eq!(diagnostic.message, long);
     }
 
     #[test]

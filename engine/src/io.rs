@@ -187,9 +187,16 @@ impl RunIo {
         self.inner.output_used.load(Ordering::SeqCst)
     }
 
+    /// Bytes of output the run may still produce (`None`: no limit).
+    pub fn output_left(&self) -> Option<u64> {
+        self.inner
+            .output_limit
+            .map(|l| l.saturating_sub(self.output_used()))
+    }
+
     /// Charges `n` bytes to the output budget. Returns how many of them fit; when not all fit,
     /// the output limit is tripped.
-    fn charge(&self, n: usize) -> usize {
+    pub(crate) fn charge(&self, n: usize) -> usize {
         let n = n as u64;
         let before = self.inner.output_used.fetch_add(n, Ordering::SeqCst);
         match self.inner.output_limit {

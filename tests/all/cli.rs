@@ -519,3 +519,22 @@ fn a_stdin_line_past_the_cap_reaches_the_guest_cut() {
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), format!("{cap}\nsecond\n"));
 }
+
+#[test]
+fn the_last_value_counts_against_the_output_limit() {
+    // A 2 MiB value under the default 1 MiB output limit: the limit, not a 2 MiB result.
+    let o = polyrun(&[
+        "run",
+        "--lang",
+        "lua",
+        "-e",
+        "return string.rep('v', 2 * 1024 * 1024)",
+    ]);
+    assert_eq!(code(&o), 125, "{}", text(&o.stderr));
+    assert!(o.stdout.is_empty());
+    assert!(
+        text(&o.stderr).contains("output limit"),
+        "{}",
+        text(&o.stderr)
+    );
+}
