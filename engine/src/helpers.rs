@@ -19,6 +19,38 @@ use std::sync::{Arc, Mutex};
 
 /// The largest JSON text one variable or output may take.
 pub const MAX_VALUE_BYTES: usize = 4 << 20;
+/// The most variables one namespace may hold.
+pub const MAX_VARIABLES: u64 = 10_000;
+/// The most bytes of JSON the variables of one namespace may hold together.
+pub const MAX_NAMESPACE_BYTES: u64 = 64 << 20;
+
+/// What one namespace's variables may hold together; [`Quota::default`] is [`MAX_VARIABLES`]
+/// and [`MAX_NAMESPACE_BYTES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// The most variables.
+    pub variables: u64,
+    /// The most bytes of JSON, all values together.
+    pub bytes: u64,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Quota {
+            variables: MAX_VARIABLES,
+            bytes: MAX_NAMESPACE_BYTES,
+        }
+    }
+}
+
+/// What a namespace holds (its variables but one): see [`VariableStore::usage`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// How many variables.
+    pub count: u64,
+    /// Their values' bytes of JSON.
+    pub bytes: u64,
+}
 
 /// One call from guest code to its host, as it crosses boundaries:
 /// `{"op":"get_variable","name":"count"}`.
@@ -94,6 +126,10 @@ pub trait VariableStore: Send + Sync {
     /// Sets a variable; returns its new version.
     fn set(&self, namespace: &str, name: &str, value: &Value) -> Result<u64, StoreError>;
 
+    /// The variables of `namespace` other than `except`, counted (the helpers check
+    /// [`MAX_VARIABLES`] and [`MAX_NAMESPACE_BYTES`] with it before a write).
+    fn usage(&self, namespace: &str, except: &str) -> Result<Usage, StoreError>;
+
     /// Sets a variable if its version is `expected` (0: only if unset). Returns the new version,
     /// or `None` if the version had moved on.
     fn compare_and_set(
@@ -167,6 +203,17 @@ impl VariableStore for MemoryStore {
     fn get(&self, namespace: &str, name: &str) -> Result<Option<Versioned>, StoreError> {
         let vars = self.vars.lock().unwrap_or_else(|p| p.into_inner());
         Ok(vars.get(&(namespace.into(), name.into())).cloned())
+    }
+
+    fn usage(&self, namespace: &str, except: &str) -> Result<Usage, StoreError> {
+        let vars = self.vars.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(vars
+            .iter()
+            .filter(|((ns, name), _)| ns == namespace && name != except)
+            .fold(Usage::default(), |u, (_, v)| Usage {
+                count: u.count + 1,
+                bytes: u.bytes + v.value.to_string().len() as u64,
+            }))
     }
 
     fn set(&self, namespace: &str, name: &str, value: &Value) -> Result<u64, StoreError> {
@@ -302,6 +349,7 @@ pub struct Helpers {
     context: RunContext,
     namespace: String,
     store: Arc<dyn VariableStore>,
+    quota: Quota,
     output: Mutex<Option<Value>>,
 }
 
@@ -326,8 +374,15 @@ impl Helpers {
             context: RunContext::now("api"),
             namespace: DEFAULT_NAMESPACE.into(),
             store,
+            quota: Quota::default(),
             output: Mutex::new(None),
         }
+    }
+
+    /// The quota of the namespace's variables (default: [`Quota::default`]).
+    pub fn with_quota(mut self, quota: Quota) -> Self {
+        self.quota = quota;
+        self
     }
 
     /// The input `input()` returns.
@@ -368,11 +423,33 @@ impl Helpers {
         Ok(())
     }
 
-    fn check_size(what: &str, value: &Value) -> Result<(), String> {
+    /// The value's bytes of JSON, refused past [`MAX_VALUE_BYTES`].
+    fn check_size(what: &str, value: &Value) -> Result<usize, String> {
         let n = serde_json::to_string(value).map_or(0, |s| s.len());
         if n > MAX_VALUE_BYTES {
             return Err(format!(
                 "{what} is {n} bytes of JSON; the limit is {MAX_VALUE_BYTES}"
+            ));
+        }
+        Ok(n)
+    }
+
+    /// Refuses a write of `bytes` to `name` that would take the namespace past its quota.
+    fn check_quota(&self, name: &str, bytes: usize) -> Result<(), String> {
+        let ns = self.namespace.as_str();
+        let u = self.store.usage(ns, name).map_err(|e| e.to_string())?;
+        let q = self.quota;
+        if u.count + 1 > q.variables {
+            return Err(format!(
+                "the namespace `{ns}` holds {} other variables; the limit is {}",
+                u.count, q.variables
+            ));
+        }
+        if u.bytes + bytes as u64 > q.bytes {
+            return Err(format!(
+                "the namespace `{ns}` would hold {} bytes of JSON; the limit is {}",
+                u.bytes + bytes as u64,
+                q.bytes
             ));
         }
         Ok(())
@@ -387,7 +464,7 @@ impl Host for Helpers {
             HostCall::Input => Ok(self.input.clone()),
             HostCall::Event => serde_json::to_value(&self.context).map_err(|e| e.to_string()),
             HostCall::Output { value } => {
-                Self::check_size("the output", &value)?;
+                let _ = Self::check_size("the output", &value)?;
                 *self.output.lock().unwrap_or_else(|p| p.into_inner()) = Some(normalize(value));
                 Ok(Value::Null)
             }
@@ -401,7 +478,8 @@ impl Host for Helpers {
             }
             HostCall::SetVariable { name, value } => {
                 Self::check_name(&name)?;
-                Self::check_size("the value", &value)?;
+                let bytes = Self::check_size("the value", &value)?;
+                self.check_quota(&name, bytes)?;
                 self.store
                     .set(ns, &name, &normalize(value))
                     .map_err(store_err)?;
@@ -421,7 +499,8 @@ impl Host for Helpers {
                 value,
             } => {
                 Self::check_name(&name)?;
-                Self::check_size("the value", &value)?;
+                let bytes = Self::check_size("the value", &value)?;
+                self.check_quota(&name, bytes)?;
                 Ok(Value::Bool(
                     self.store
                         .compare_and_set(ns, &name, version, &normalize(value))
@@ -458,6 +537,52 @@ pub fn parse_reply(reply: &str) -> Result<Value, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_namespace_holds_at_most_its_quota() {
+        let store = Arc::new(MemoryStore::new());
+        let h = Helpers::new(store.clone()).with_quota(Quota {
+            variables: 2,
+            bytes: 20,
+        });
+        let set = |name: &str, value: Value| {
+            h.call(HostCall::SetVariable {
+                name: name.into(),
+                value,
+            })
+        };
+        assert_eq!(set("a", json!("0123456789")), Ok(Value::Null)); // 12 bytes
+        assert_eq!(set("b", json!(1)), Ok(Value::Null));
+        let e = set("c", json!(1)).unwrap_err();
+        assert!(e.contains("holds 2 other variables; the limit is 2"), "{e}");
+        // Replacing a variable counts its new value, not both.
+        assert_eq!(set("a", json!("012345678901234")), Ok(Value::Null)); // 17 + 1
+        let e = set("a", json!("0123456789012345678")).unwrap_err(); // 21 + 1
+        assert!(
+            e.contains("would hold 22 bytes of JSON; the limit is 20"),
+            "{e}"
+        );
+        let swap = h.call(HostCall::SwapVariable {
+            name: "c".into(),
+            version: 0,
+            value: json!(1),
+        });
+        assert!(swap.unwrap_err().contains("other variables"));
+        // Another namespace has its own.
+        let other = Helpers::new(store)
+            .with_namespace("other")
+            .with_quota(Quota {
+                variables: 2,
+                bytes: 20,
+            });
+        assert_eq!(
+            other.call(HostCall::SetVariable {
+                name: "c".into(),
+                value: json!(1)
+            }),
+            Ok(Value::Null)
+        );
+    }
 
     #[test]
     fn calls_use_one_wire_format() {

@@ -9,6 +9,7 @@
 //! processes sharing the file (WAL mode, `synchronous = NORMAL`: no fsync per write; writers
 //! wait up to 10 s for each other).
 
+use polyrun_engine::helpers::Usage;
 use polyrun_engine::{StoreError, VariableStore, Versioned};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -18,6 +19,8 @@ use std::time::{Duration, Instant};
 
 /// How long a writer waits for another one before the call fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The size the WAL file is cut back to after a checkpoint, in bytes.
+const WAL_SIZE_LIMIT: i64 = 16 << 20;
 
 /// Variables in a SQLite file.
 pub struct SqliteStore {
@@ -78,6 +81,10 @@ impl VariableStore for LazySqliteStore {
 
     fn set(&self, namespace: &str, name: &str, value: &Value) -> Result<u64, StoreError> {
         self.open()?.set(namespace, name, value)
+    }
+
+    fn usage(&self, namespace: &str, except: &str) -> Result<Usage, StoreError> {
+        self.open()?.usage(namespace, except)
     }
 
     fn compare_and_set(
@@ -145,6 +152,9 @@ impl SqliteStore {
         // process dying at any moment (what a run that is killed needs) and costs no fsync; the
         // last writes before a power loss may be lost.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // SQLite checkpoints the WAL as it grows but keeps the file at its largest: after a
+        // checkpoint it is cut back to this (a flood of writes left a 795 MB WAL behind).
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS variables (
                 namespace TEXT NOT NULL,
@@ -197,6 +207,23 @@ impl SqliteStore {
 }
 
 impl VariableStore for SqliteStore {
+    fn usage(&self, namespace: &str, except: &str) -> Result<Usage, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        // octet_length reads a value's size from its record, not the value.
+        conn.prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(octet_length(value)), 0) FROM variables
+             WHERE namespace = ?1 AND name <> ?2",
+        )
+        .map_err(err)?
+        .query_row(params![namespace, except], |r| {
+            Ok(Usage {
+                count: r.get::<_, i64>(0)? as u64,
+                bytes: r.get::<_, i64>(1)? as u64,
+            })
+        })
+        .map_err(err)
+    }
+
     fn get(&self, namespace: &str, name: &str) -> Result<Option<Versioned>, StoreError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let row = conn
@@ -275,6 +302,29 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("polyrun-store-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir.join("vars.sqlite3")
+    }
+
+    #[test]
+    fn usage_counts_a_namespace_but_one_variable_and_the_wal_is_bounded() {
+        let path = temp("usage");
+        let s = SqliteStore::open(&path).unwrap();
+        s.set("ns", "a", &serde_json::json!("héllo")).unwrap(); // 8 bytes of JSON
+        s.set("ns", "b", &serde_json::json!([1, 2])).unwrap(); // 5
+        s.set("other", "c", &serde_json::json!(1)).unwrap();
+        assert_eq!(
+            s.usage("ns", "").unwrap(),
+            Usage {
+                count: 2,
+                bytes: 13
+            }
+        );
+        assert_eq!(s.usage("ns", "a").unwrap(), Usage { count: 1, bytes: 5 });
+        assert_eq!(s.usage("none", "").unwrap(), Usage::default());
+        let conn = s.conn.lock().unwrap();
+        let limit: i64 = conn
+            .pragma_query_value(None, "journal_size_limit", |r| r.get(0))
+            .unwrap();
+        assert_eq!(limit, WAL_SIZE_LIMIT);
     }
 
     #[test]
