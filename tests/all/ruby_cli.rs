@@ -130,3 +130,25 @@ fn fetch_downloads_verifies_precompiles_then_does_nothing_and_repairs_damage() {
     let o = polyrun_env(&["fetch", "cobol"], "", &env);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn helper_replies_a_guest_never_reads_stop_it_at_its_memory_limit() {
+    // Raw call frames on stderr, never reading the replies from stdin: the host keeps at most
+    // a bounded amount of them, then stops the guest (it used to hold every reply: GBs).
+    let dir = std::env::temp_dir().join(format!("polyrun-replies-{}", std::process::id()));
+    let vars = dir.join("v.sqlite3");
+    let code = r#"Polyrun.set_variable("big", "v" * (1 << 20)); 100.times { $stderr.write("\x02polyrun-call:{\"op\":\"get_variable\",\"name\":\"big\"}\n") }; puts "done""#;
+    let o = polyrun_env(
+        &["run", "--lang", "ruby", "--timeout", "30s", "-e", code],
+        "",
+        &[("POLYRUN_VARIABLES", vars.to_str().unwrap())],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("memory limit"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(text(&o.stdout), "");
+}

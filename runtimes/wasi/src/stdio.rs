@@ -2,7 +2,7 @@
 //! trap the guest once the run must stop, e.g. past the output limit); reads take a line of the
 //! run's stdin when the guest asks.
 
-use polyrun_engine::{RunIo, Stream};
+use polyrun_engine::{Interrupt, LimitKind, RunIo, Stream};
 use std::sync::{Arc, Mutex};
 
 /// What starts a helper call on the guest's stderr: `\x02polyrun-call:{request JSON}\n`. The
@@ -22,6 +22,11 @@ pub struct IoSlot {
 /// The longest helper call line kept: two of the largest values the helpers accept, plus room
 /// for the rest of the request. A longer one is answered with an error and dropped.
 const MAX_CALL_BYTES: usize = 2 * polyrun_engine::helpers::MAX_VALUE_BYTES + 4096;
+
+/// The most reply bytes kept for a guest that has not read them. The helpers' own preludes read
+/// each reply before the next call, so only a guest writing call frames itself gets here; it
+/// is stopped at its memory limit (the replies are memory it holds on the host's side).
+const MAX_UNREAD_REPLIES: usize = MAX_CALL_BYTES;
 
 /// Helper calls being read out of stderr, and the replies not yet read by the guest.
 #[derive(Default)]
@@ -168,17 +173,24 @@ impl IoSlot {
         let filtered;
         let bytes = if stream == Stream::Stderr {
             let io = self.get();
-            filtered =
-                self.calls
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .filter(bytes, |request| {
-                        polyrun_engine::helpers::answer_json(
-                            io.as_ref().and_then(|io| io.host()),
-                            request,
-                        )
-                    });
+            let unread;
+            {
+                let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+                filtered = calls.filter(bytes, |request| {
+                    polyrun_engine::helpers::answer_json(
+                        io.as_ref().and_then(|io| io.host()),
+                        request,
+                    )
+                });
+                unread = calls.replies.len();
+                if unread > MAX_UNREAD_REPLIES {
+                    calls.replies = Vec::new();
+                }
+            }
             if let Some(io) = &io {
+                if unread > MAX_UNREAD_REPLIES {
+                    io.control().trip(Interrupt::Limit(LimitKind::Memory));
+                }
                 io.check().map_err(|i| format!("polyrun: {i}"))?;
             }
             &filtered[..]
@@ -294,6 +306,46 @@ mod tests {
         assert_eq!(c.filter(b"y\nafter", len), b"after");
         assert!(String::from_utf8_lossy(&c.replies).contains("longer than"));
         assert!(c.held.is_empty());
+    }
+
+    #[test]
+    fn replies_the_guest_does_not_read_stop_it_at_its_memory_limit() {
+        use polyrun_engine::helpers::{Helpers, MemoryStore};
+        use polyrun_engine::{RunControl, VariableStore, VecStdin};
+        let store = Arc::new(MemoryStore::new());
+        let big = serde_json::Value::String("v".repeat(1 << 20));
+        store.set("default", "big", &big).unwrap();
+        let control = RunControl::new();
+        let io = RunIo::new(|_| {}, Box::new(VecStdin::new("")), control.clone(), None)
+            .with_host(Arc::new(Helpers::new(store)));
+        let slot = IoSlot::new();
+        slot.set(Some(io));
+        let call = b"\x02polyrun-call:{\"op\":\"get_variable\",\"name\":\"big\"}\n";
+        // A guest that reads its replies may call as often as it likes.
+        for _ in 0..20 {
+            slot.write(Stream::Stderr, call).unwrap();
+            while !slot.read(1 << 16).is_empty() && !slot.calls.lock().unwrap().replies.is_empty() {
+            }
+        }
+        assert!(control.interrupted().is_none());
+        // One that only writes calls is stopped before its replies pass the cap.
+        let mut stopped = None;
+        for i in 0..20 {
+            if slot.write(Stream::Stderr, call).is_err() {
+                stopped = Some(i);
+                break;
+            }
+        }
+        let n = stopped.expect("the guest was stopped");
+        assert!(
+            n * (1 << 20) <= MAX_UNREAD_REPLIES + (1 << 20),
+            "stopped after {n} calls"
+        );
+        assert_eq!(
+            control.interrupted(),
+            Some(Interrupt::Limit(LimitKind::Memory))
+        );
+        assert!(slot.calls.lock().unwrap().replies.is_empty());
     }
 
     #[test]
