@@ -40,7 +40,6 @@ pub use model::Status;
 use polyrun_engine::Limits;
 use polyrun_manager::RuntimeManager;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +74,9 @@ pub struct Config {
     pub session_idle: Duration,
     /// How long a shutdown waits for running runs before cancelling them. Default 10 s.
     pub shutdown_grace: Duration,
+    /// A connection whose request headers have not all arrived this long after it started
+    /// sending them is closed (slow clients holding connections open). Default 10 s.
+    pub header_read_timeout: Duration,
     /// Static files served at `/` (the playground site), if any.
     pub site: Option<PathBuf>,
 }
@@ -100,6 +102,7 @@ impl Default for Config {
             retain_runs: 1000,
             session_idle: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
             site: None,
         }
     }
@@ -139,20 +142,89 @@ pub async fn serve(
     if config.max_running == 0 {
         return Err(ServeError::Config("max_running must be at least 1".into()));
     }
+    let header_read_timeout = config.header_read_timeout;
     let state = Arc::new(runs::State::new(manager, config));
     let app = api::router(state.clone());
     let janitor = tokio::spawn(runs::janitor(state.clone()));
     let stopping = state.clone();
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    connections(listener, app, header_read_timeout, async move {
         shutdown.await;
         stopping.shut_down().await;
     })
     .await;
     janitor.abort();
     tracing::info!("server stopped");
-    result.map_err(ServeError::Io)
+    Ok(())
+}
+
+/// Accepts connections until `shutdown` resolves, then lets the open ones finish (each is told
+/// to shut down gracefully) and returns once they have: `axum::serve`'s loop, with hyper's
+/// header read timeout set (axum sets no timer, which leaves that timeout off).
+async fn connections(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let (signal_tx, signal_rx) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        shutdown.await;
+        drop(signal_rx);
+    });
+    let (close_tx, close_rx) = tokio::sync::watch::channel(());
+    loop {
+        let (stream, peer) = tokio::select! {
+            conn = listener.accept() => match conn {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, then go on accepting.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = signal_tx.closed() => break,
+        };
+        let service =
+            app.clone()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    req.map(axum::body::Body::new)
+                });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let signal_tx = signal_tx.clone();
+        let close_rx = close_rx.clone();
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            let mut signalled = std::pin::pin!(signal_tx.closed());
+            let mut told = false;
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(%peer, "connection: {e}");
+                        }
+                        break;
+                    }
+                    _ = &mut signalled, if !told => {
+                        told = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            drop(close_rx);
+        });
+    }
+    drop(close_rx);
+    drop(listener);
+    close_tx.closed().await;
 }

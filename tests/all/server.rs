@@ -1015,3 +1015,34 @@ async fn helpers_and_pipelines_over_http_keep_each_tokens_variables_apart() {
         .await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_that_never_finish_their_headers_are_closed() {
+    use std::io::{Read, Write};
+    let s = Server::start(&["--header-timeout", "500ms"]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut slow: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            c.write_all(b"GET /v1/languages HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+                .unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            c
+        })
+        .collect();
+    // Each is closed by the server (end of stream or reset), well before the 20 s wait.
+    for c in &mut slow {
+        let mut buf = [0u8; 256];
+        match c.read(&mut buf) {
+            Ok(n) => assert!(
+                n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+                "{}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "still open"),
+        }
+    }
+    // The server goes on serving.
+    let (status, _) = s.get("/v1/languages").await;
+    assert_eq!(status, 200);
+}

@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// How long a shutdown (Ctrl+C, SIGTERM) waits for running runs before cancelling them.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     shutdown_grace: Duration,
+    /// A connection that has not sent all its request headers this long after it started is
+    /// closed (slow clients holding connections open).
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    header_timeout: Duration,
     /// The playground site to serve at / (default: the one `scripts/web build` writes to
     /// ~/.cache/polyrun/site, when it exists).
     #[arg(long, conflicts_with = "no_site")]
@@ -126,6 +130,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         event_log: args.event_log,
         retain_runs: args.retain_runs,
         shutdown_grace: args.shutdown_grace,
+        header_read_timeout: args.header_timeout,
         site: if args.no_site {
             None
         } else {
