@@ -130,6 +130,29 @@ impl LoadContext {
     }
 }
 
+/// The names of a language whose backends live in crates that do not depend on each other
+/// (Python: RustPython, and Pyodide in the browser bundle): each backend's descriptor takes them
+/// from one constant, so that every backend answers to the same names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LanguageNames {
+    /// Canonical id ([`RuntimeDescriptor::id`]).
+    pub id: &'static str,
+    /// Human name ([`RuntimeDescriptor::name`]).
+    pub name: &'static str,
+    /// Other names ([`RuntimeDescriptor::aliases`]).
+    pub aliases: &'static [&'static str],
+    /// File extensions ([`RuntimeDescriptor::extensions`]).
+    pub extensions: &'static [&'static str],
+}
+
+/// Python's names.
+pub const PYTHON: LanguageNames = LanguageNames {
+    id: "python",
+    name: "Python",
+    aliases: &["py", "python3"],
+    extensions: &["py"],
+};
+
 /// What a backend registers: how to find it and how to make an instance.
 #[derive(Clone, Copy)]
 pub struct RuntimeDescriptor {

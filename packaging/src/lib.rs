@@ -33,16 +33,22 @@ use std::sync::OnceLock;
 /// The default npm registry; `POLYRUN_NPM_REGISTRY` or `npm_config_registry` override it.
 pub const NPM_REGISTRY: &str = "https://registry.npmjs.org";
 
+/// The default Python package index (its PEP 691 JSON "simple" API); `POLYRUN_PYPI_INDEX` or
+/// `PIP_INDEX_URL` override it.
+pub const PYPI_INDEX: &str = "https://pypi.org/simple";
+
 /// Where an artifact comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Source {
-    /// The registry kind: `npm`.
+    /// The registry kind: `npm` (the file is inside the package's tarball) or `pypi` (the file
+    /// is one of the project's distributions, a wheel, as the index lists it).
     pub registry: String,
-    /// Package name.
+    /// Package (npm) or project (PyPI) name.
     pub package: String,
     /// Package version.
     pub version: String,
-    /// Path of the file inside the package's tarball.
+    /// Path of the file inside the package's tarball (npm), or the distribution's file name
+    /// (PyPI).
     pub path: String,
 }
 
@@ -63,6 +69,9 @@ pub struct Artifact {
     pub sha256: String,
     /// Where it comes from.
     pub source: Source,
+    /// The group it is fetched with (`pyodide`), if any: see [`group`].
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +101,15 @@ pub fn artifact(name: &str) -> Result<&'static Artifact, PackagingError> {
             name: name.to_string(),
             available: artifacts().iter().map(|a| a.name.clone()).collect(),
         })
+}
+
+/// The artifacts of the group `name` (`pyodide`: Pyodide's core files), in lock order; empty
+/// for an unknown group.
+pub fn group(name: &str) -> Vec<&'static Artifact> {
+    artifacts()
+        .iter()
+        .filter(|a| a.group.as_deref() == Some(name))
+        .collect()
 }
 
 /// What can go wrong while fetching. Every variant leaves the cache as it was.
@@ -203,6 +221,7 @@ pub enum Fetched {
 pub struct Cache {
     root: PathBuf,
     npm_registry: String,
+    pypi_index: String,
 }
 
 /// The default cache root: `POLYRUN_CACHE`, else `$XDG_CACHE_HOME/polyrun`, else
@@ -260,20 +279,34 @@ impl Cache {
             .ok()
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| NPM_REGISTRY.to_string());
-        Cache::at(default_cache_root()).with_npm_registry(registry)
+        let index = std::env::var("POLYRUN_PYPI_INDEX")
+            .or_else(|_| std::env::var("PIP_INDEX_URL"))
+            .ok()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| PYPI_INDEX.to_string());
+        Cache::at(default_cache_root())
+            .with_npm_registry(registry)
+            .with_pypi_index(index)
     }
 
-    /// A cache rooted at `root`, using the public npm registry.
+    /// A cache rooted at `root`, using the public npm registry and PyPI.
     pub fn at(root: impl Into<PathBuf>) -> Cache {
         Cache {
             root: root.into(),
             npm_registry: NPM_REGISTRY.to_string(),
+            pypi_index: PYPI_INDEX.to_string(),
         }
     }
 
     /// Uses another npm registry (a mirror, or a test server).
     pub fn with_npm_registry(mut self, url: impl Into<String>) -> Cache {
         self.npm_registry = url.into().trim_end_matches('/').to_string();
+        self
+    }
+
+    /// Uses another Python package index (its simple API's root: a mirror, or a test server).
+    pub fn with_pypi_index(mut self, url: impl Into<String>) -> Cache {
+        self.pypi_index = url.into().trim_end_matches('/').to_string();
         self
     }
 
@@ -335,8 +368,51 @@ impl Cache {
         ))
     }
 
+    /// Where a PyPI distribution is: the index's JSON page of its project (PEP 691) lists each
+    /// file with its URL.
+    fn distribution_url(&self, source: &Source) -> Result<String, PackagingError> {
+        let page = format!("{}/{}/", self.pypi_index, source.package);
+        let bad = |message: String| PackagingError::BadPackage {
+            package: format!("{}@{}", source.package, source.version),
+            path: source.path.clone(),
+            message,
+        };
+        let mut response = agent()
+            .get(&page)
+            .header("Accept", "application/vnd.pypi.simple.v1+json")
+            .call()
+            .map_err(|e| PackagingError::Network {
+                url: page.clone(),
+                message: e.to_string(),
+            })?;
+        let listing: serde_json::Value = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+            .map_err(|e| {
+                bad(format!(
+                    "the index's page {page} is not its JSON listing: {e}"
+                ))
+            })?;
+        let url = listing["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["filename"] == source.path.as_str())
+            .and_then(|f| f["url"].as_str())
+            .ok_or_else(|| bad(format!("not listed on {page}")))?;
+        // A relative URL is relative to the page.
+        Ok(if url.contains("://") {
+            url.to_string()
+        } else {
+            format!("{page}{url}")
+        })
+    }
+
     fn tarball_url(&self, source: &Source) -> Result<String, PackagingError> {
         match source.registry.as_str() {
+            "pypi" => self.distribution_url(source),
             "npm" => {
                 let base = source.package.rsplit('/').next().unwrap_or(&source.package);
                 Ok(format!(
@@ -411,7 +487,30 @@ impl Cache {
         }
         tarball.flush().map_err(io_err("writing the download"))?;
 
-        // 2. The one file we need, into a temporary file next to its destination.
+        // 2. The one file we need, into a temporary file next to its destination (from PyPI,
+        // the download is the file).
+        if artifact.source.registry == "pypi" {
+            progress(Progress::Verifying);
+            let actual = sha256_file(tarball.path()).map_err(io_err("hashing the download"))?;
+            if actual != artifact.sha256 {
+                return Err(PackagingError::Checksum {
+                    name: artifact.name.clone(),
+                    expected: artifact.sha256.clone(),
+                    actual,
+                });
+            }
+            tarball
+                .as_file()
+                .sync_all()
+                .map_err(io_err("writing the download"))?;
+            return tarball
+                .persist(dest)
+                .map(|_| ())
+                .map_err(|e| PackagingError::Io {
+                    context: format!("moving the file into {}", dest.display()),
+                    source: e.error,
+                });
+        }
         progress(Progress::Unpacking);
         let package = format!("{}@{}", artifact.source.package, artifact.source.version);
         let bad = |message: String| PackagingError::BadPackage {
@@ -482,9 +581,25 @@ mod tests {
                     .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
             );
             assert!(a.size > 0);
-            assert_eq!(a.source.registry, "npm");
+            assert!(["npm", "pypi"].contains(&a.source.registry.as_str()));
         }
         assert_eq!(artifact("ruby").unwrap().file, "ruby+stdlib.wasm");
+        // Pyodide's core: one npm package, several files, all of one version; and micropip's
+        // wheel from PyPI, the file itself.
+        let pyodide = group("pyodide");
+        assert!(pyodide.iter().any(|a| a.file == "pyodide.asm.wasm"));
+        let (core, wheels): (Vec<&Artifact>, Vec<&Artifact>) =
+            pyodide.iter().partition(|a| a.source.registry == "npm");
+        assert!(core.iter().all(|a| a.source.package == "pyodide"
+            && a.source.path == format!("package/{}", a.file)
+            && a.source.version == core[0].source.version));
+        assert!(
+            wheels
+                .iter()
+                .all(|a| a.source.path == a.file && a.file.ends_with(".whl"))
+        );
+        assert_eq!(wheels.len(), 1);
+        assert!(group("ruby").is_empty());
         assert!(
             artifact("cobol")
                 .unwrap_err()

@@ -74,6 +74,7 @@ fn artifact(content: &[u8]) -> Artifact {
             version: "1.0.0".into(),
             path: "package/dist/toy.wasm".into(),
         },
+        group: None,
     }
 }
 
@@ -182,4 +183,79 @@ fn an_unreachable_registry_is_a_network_error() {
     let err = cache.ensure(&artifact(PAYLOAD), &mut |_| {}).unwrap_err();
     assert!(matches!(err, PackagingError::Network { .. }), "{err}");
     assert_eq!(files_under(dir.path()), Vec::<String>::new());
+}
+
+/// Serves the two pages of a stand-in Python package index: the project's JSON listing (PEP
+/// 691) at `/simple/toy/` and the wheel it lists, with `wheel` as the file's bytes.
+fn serve_index(wheel: Vec<u8>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { break };
+            let mut req = [0u8; 4096];
+            let n = s.read(&mut req).unwrap_or(0);
+            let head = String::from_utf8_lossy(&req[..n]).to_string();
+            let body = if head.starts_with("GET /simple/toy/ ") {
+                assert!(
+                    head.contains("application/vnd.pypi.simple.v1+json"),
+                    "{head}"
+                );
+                format!(
+                    r#"{{"files": [{{"filename": "toy-0.9-py3-none-any.whl", "url": "http://{addr}/nope"}},
+                       {{"filename": "toy-1.0-py3-none-any.whl", "url": "http://{addr}/files/toy.whl"}}]}}"#
+                )
+                .into_bytes()
+            } else if head.starts_with("GET /files/toy.whl ") {
+                wheel.clone()
+            } else {
+                let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                continue;
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(&body);
+        }
+    });
+    format!("http://{addr}/simple")
+}
+
+#[test]
+fn a_wheel_comes_from_the_python_index_that_lists_it() {
+    let wheel = b"PK\x03\x04 pretend this is a wheel".to_vec();
+    let index = serve_index(wheel.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::at(dir.path()).with_pypi_index(&index);
+    let mut a = artifact(&wheel);
+    a.file = "toy-1.0-py3-none-any.whl".into();
+    a.source = Source {
+        registry: "pypi".into(),
+        package: "toy".into(),
+        version: "1.0".into(),
+        path: "toy-1.0-py3-none-any.whl".into(),
+    };
+    let (path, fetched) = cache.ensure(&a, &mut |_| {}).unwrap();
+    assert_eq!(fetched, Fetched::Downloaded);
+    assert_eq!(std::fs::read(&path).unwrap(), wheel);
+    // A file the index does not list, and a wheel with another checksum: clear errors, nothing
+    // kept.
+    let mut missing = a.clone();
+    missing.name = "missing".into();
+    missing.source.path = "toy-2.0-py3-none-any.whl".into();
+    let err = cache.ensure(&missing, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("not listed on"), "{err}");
+    let mut wrong = a.clone();
+    wrong.name = "wrong".into();
+    wrong.sha256 = sha(b"something else");
+    let err = cache.ensure(&wrong, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, PackagingError::Checksum { .. }), "{err}");
+    assert_eq!(
+        files_under(dir.path()).len(),
+        1,
+        "{:?}",
+        files_under(dir.path())
+    );
 }

@@ -265,7 +265,7 @@ fn fetch(langs: Vec<String>, list: bool, json: bool) -> u8 {
         let cache = polyrun_packaging::Cache::from_env();
         for a in polyrun_packaging::artifacts() {
             let line = serde_json::json!({
-                "name": a.name, "kind": "pinned", "version": a.version, "file": a.file,
+                "name": a.name, "kind": "pinned", "group": a.group, "version": a.version, "file": a.file,
                 "path": cache.cached(a), "sha256": a.sha256, "size": a.size,
             });
             println!("{line}");
@@ -319,6 +319,9 @@ fn fetch(langs: Vec<String>, list: bool, json: bool) -> u8 {
         return exit::OK;
     }
     let registry = polyrun::registry();
+    // Besides languages, a group of artifacts by its name (`pyodide`: what the browser build
+    // copies into the site).
+    let mut groups = Vec::new();
     let descs: Vec<polyrun::engine::RuntimeDescriptor> = if langs.is_empty() {
         registry.descriptors().to_vec()
     } else {
@@ -326,12 +329,37 @@ fn fetch(langs: Vec<String>, list: bool, json: bool) -> u8 {
         for l in &langs {
             match registry.get(l) {
                 Ok(d) => out.push(*d),
+                Err(_) if !polyrun_packaging::group(l).is_empty() => groups.push(l.as_str()),
                 Err(e) => return host_error(&e, false),
             }
         }
         out
     };
     let mut code = exit::OK;
+    for group in groups {
+        let cache = polyrun_packaging::Cache::from_env();
+        for a in polyrun_packaging::group(group) {
+            match cache.ensure(a, &mut |_| {}) {
+                Ok((path, fetched)) => {
+                    let what = match fetched {
+                        polyrun_packaging::Fetched::AlreadyCached => "already cached",
+                        polyrun_packaging::Fetched::Downloaded => "downloaded",
+                        polyrun_packaging::Fetched::Repaired => "repaired",
+                    };
+                    println!(
+                        "{group}: {} {} ({what}, {})",
+                        a.name,
+                        a.version,
+                        path.display()
+                    );
+                }
+                Err(e) => {
+                    eprintln!("polyrun: {group}: {}: {e}", a.name);
+                    code = exit::INTERNAL;
+                }
+            }
+        }
+    }
     for d in descs {
         let Some(prepare) = d.prepare else {
             if !langs.is_empty() {

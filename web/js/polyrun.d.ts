@@ -97,6 +97,13 @@ export interface LoadOptions {
   serviceWorker?: boolean;
   /** Keep the helpers' variables in localStorage (default: in memory, for this object's life). */
   persistVariables?: boolean;
+  /**
+   * Where Python (Pyodide) installs the packages a run imports and lacks, before the run:
+   * Pyodide's own builds (`pyodideIndex`, default Pyodide's CDN for its version) and
+   * pure-Python wheels with micropip (`pypiIndex`, a PEP 503/691 simple index, default PyPI).
+   * `null` turns one off. Nothing else is reachable from Python.
+   */
+  pythonPackages?: { pyodideIndex?: string | null; pypiIndex?: string | null };
 }
 
 /** How long a run may overrun its time limit before its worker is terminated. */

@@ -11,13 +11,14 @@
 //   outcome.output                        // what polyrun.output(value) published
 //   pr.variables('demo')                  // { name: value } kept by the page (docs/helpers.md)
 //
-// JavaScript's default backend in the browser, `browser`, is the page's own engine: the worker
-// hands its runs back (`page-run`) and js-browser/host.js runs them in a sandboxed frame.
+// JavaScript's default backend in the browser, `browser`, is the page's own engine, and Python's,
+// `pyodide`, is Pyodide: the worker hands their runs back (`page-run`) and js-browser/host.js
+// runs them in a sandboxed frame each.
 //
 // Outcomes are the engine's: { status: 'completed', value } | { status: 'error', diagnostic }
 // | { status: 'limit_exceeded', limit } | { status: 'cancelled' } | { status: 'crashed', reason }.
 
-import { BrowserJs } from './js-browser/host.js';
+import { JAVASCRIPT, PYTHON, PYTHON_PACKAGES, PageEngine } from './js-browser/host.js';
 import { newStdinBuffer, writeStdinLine } from './js-browser/frame.js';
 
 /** Where `persistVariables` keeps the helpers' variables. */
@@ -30,8 +31,12 @@ export class Polyrun {
   /**
    * Loads polyrun: starts its worker and waits until the engine is ready.
    * @param {{ baseUrl?: string, onProgress?: (event: object) => void,
-   *           persistVariables?: boolean }} [options] `persistVariables`: keep the helpers'
-   *           variables in localStorage (else they live as long as this object).
+   *           persistVariables?: boolean,
+   *           pythonPackages?: { pyodideIndex?: string|null, pypiIndex?: string|null } }} [options]
+   *           `persistVariables`: keep the helpers' variables in localStorage (else they live
+   *           as long as this object). `pythonPackages`: where Python's `import` of a package
+   *           it lacks installs it from (Pyodide's builds; pure-Python wheels from a PEP 691
+   *           index): by default Pyodide's CDN and PyPI; `null` turns one off.
    */
   static async load(options = {}) {
     const pr = new Polyrun(options);
@@ -56,9 +61,11 @@ export class Polyrun {
   #onProgress;
   #variables = {}; // namespace → { name: { value, version } }
   #persist = false;
-  #browserJs = null; // the page-engine JavaScript host, made on its first run
+  #pageEngines = {}; // backend → its PageEngine (`browser`, `pyodide`), made on its first run
+  #pythonPackages; // where Pyodide finds the packages a run imports (PYTHON_PACKAGES by default)
 
-  constructor({ baseUrl, onProgress, persistVariables } = {}) {
+  constructor({ baseUrl, onProgress, persistVariables, pythonPackages } = {}) {
+    this.#pythonPackages = { ...PYTHON_PACKAGES, ...(pythonPackages ?? {}) };
     this.#persist = Boolean(persistVariables) && typeof localStorage !== 'undefined';
     if (this.#persist) {
       try {
@@ -118,7 +125,7 @@ export class Polyrun {
   /** Stops the current run by force (its outcome is `cancelled`), even one still waiting for
    * its worker to start. */
   cancel() {
-    if (this.#current?.page) this.#browserJs.cancel();
+    if (this.#current?.page) this.#current.page.cancel();
     else if (this.#current) this.#abort({ status: 'cancelled' });
     else if (this.#starting) this.#starting.cancelled = true;
   }
@@ -126,7 +133,7 @@ export class Polyrun {
   /** Answers a `stdin_request` event with a line (`null` ends the input). */
   provideInput(line) {
     if (this.#current?.page) {
-      this.#browserJs.provideInput(line);
+      this.#current.page.provideInput(line);
       return;
     }
     if (!this.#sab && this.#sw) {
@@ -140,7 +147,7 @@ export class Polyrun {
   /** Forgets a session's state. */
   endSession(name) {
     this.#worker?.postMessage({ type: 'end-session', name });
-    this.#browserJs?.endSession(name);
+    for (const engine of Object.values(this.#pageEngines)) engine.endSession(name);
   }
 
   async #run(language, code, options) {
@@ -181,7 +188,7 @@ export class Polyrun {
       const onEvent = options.onEvent ?? (() => {});
       const stdin = splitLines(options.stdin ?? '');
       const interactive = Boolean(options.interactive) && this.stdinMechanism !== 'buffered';
-      this.#current = { id, resolve, onEvent, timer: null, namespace, stdin, interactive, helpers, page: false };
+      this.#current = { id, resolve, onEvent, timer: null, timeoutMs, namespace, stdin, interactive, helpers, page: null };
       if (timeoutMs > 0) {
         // The hard stop: the engine could not stop the guest in time.
         this.#current.timer = setTimeout(
@@ -225,22 +232,35 @@ export class Polyrun {
     cur.resolve(outcome);
   }
 
-  /** Runs a job the worker handed back on the page's own JavaScript engine. */
+  /** Runs a job the worker handed back on the page's own engines (JavaScript's, Pyodide). */
   async #pageRun(cur, job) {
-    cur.page = true;
-    this.#browserJs ??= new BrowserJs(this.#baseUrl);
+    const kind = job.backend === 'pyodide' ? PYTHON : JAVASCRIPT;
+    const engine = (this.#pageEngines[job.backend] ??= new PageEngine(this.#baseUrl, kind, kind === PYTHON ? this.#pythonPackages : {}));
+    cur.page = engine;
+    // The hard stop counts from the code's start (onStart below), not through a first run's
+    // loading or a run's package installation.
+    clearTimeout(cur.timer);
     let reply;
     try {
-      const interactive = cur.interactive && (await this.#browserJs.interactive());
-      reply = await this.#browserJs.run(cur.id, job, {
+      const interactive = cur.interactive && (await engine.interactive());
+      reply = await engine.run(cur.id, job, {
         stdin: cur.stdin,
         interactive,
         helpers: cur.helpers,
-        onEvent: cur.onEvent,
+        onEvent: (event) => {
+          if (event.type === 'progress') this.#onProgress(event);
+          cur.onEvent(event);
+        },
         onStdinRequest: () => cur.onEvent({ type: 'stdin_request' }),
+        // The hard stop counts from the run's start (not from a first run's loading).
+        onStart: () => {
+          if (cur.timeoutMs <= 0 || this.#current !== cur) return;
+          clearTimeout(cur.timer);
+          cur.timer = setTimeout(() => this.#abort({ status: 'limit_exceeded', limit: 'time' }), cur.timeoutMs + 2 * GRACE_MS);
+        },
       });
     } catch (e) {
-      reply = { error: { kind: 'load', language: 'javascript', message: `the page's JavaScript engine: ${e.message ?? e}` } };
+      reply = { error: { kind: 'load', language: kind.name.toLowerCase(), message: `the page's ${kind.name} engine: ${e.message ?? e}` } };
     }
     if (this.#current === cur) this.#complete(reply);
   }
@@ -272,8 +292,8 @@ export class Polyrun {
 
   #abort(outcome) {
     if (this.#current?.page) {
-      // The page's engine ran it: its frame goes, the bundle's worker stays.
-      this.#browserJs.abort(outcome);
+      // The page's engine ran it: its frame (or worker) goes, the bundle's worker stays.
+      this.#current.page.abort(outcome);
       return;
     }
     this.#worker.terminate();

@@ -50,15 +50,20 @@ onmessage = async (e) => {
     const manifest = await fetch(new URL('artifacts.json', base)).then((r) => (r.ok ? r.json() : { artifacts: [] }));
     wasiArtifacts = manifest.artifacts ?? [];
     lazyModules = manifest.modules ?? [];
-    const languages = JSON.parse(engine.languages()).concat(lazyModules.map((l) => l.info));
+    const main = JSON.parse(engine.languages());
+    // A language the main bundle has a default for (Python: Pyodide) keeps it; the lazy
+    // bundle's backend (RustPython) is then one to choose.
+    const lazy = lazyModules.map((l) => ({ ...l.info, default: !main.some((m) => m.language === l.info.language && m.default) }));
+    const languages = main.concat(lazy);
     postMessage({ type: 'ready', languages, defaults: JSON.parse(engine.default_limits()) });
   } else if (m.type === 'run') {
     runId = m.id;
     stdinLines = m.stdin ?? [];
     stdinOpen = Boolean(m.interactive);
     const request = JSON.stringify(m.request);
-    // A backend on the page's own engine (JavaScript's `browser`): the page runs it (unless it
-    // reads interactive stdin and only this worker can wait for a line: Engine.page_job).
+    // A backend on the page's own engines (JavaScript's `browser`, Python's `pyodide`): the page
+    // runs it (unless it reads interactive stdin and only this worker can wait for a line:
+    // Engine.page_job).
     const job = engine.page_job(request, !stdinOpen || shared !== null);
     if (job) {
       postMessage({ type: 'page-run', id: m.id, job: JSON.parse(job) });

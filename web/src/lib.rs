@@ -62,6 +62,8 @@ mod bundle {
         polyrun_js_browser::register(r);
         polyrun_js::register(r);
         polyrun_lua::register(r);
+        // Python's default (RustPython is in the Python bundle).
+        polyrun_python_pyodide::register(r);
         polyrun_ruby::register(r);
         polyrun_php::register(r);
     }
@@ -76,6 +78,7 @@ mod bundle {
         polyrun_js_browser::register(r);
         polyrun_js::register(r);
         polyrun_lua::register(r);
+        polyrun_python_pyodide::register(r);
     }
 }
 
@@ -97,22 +100,44 @@ mod bundle {
     pub fn register(_: &mut polyrun_engine::Registry) {}
 }
 
-/// The job (JSON: [`polyrun_js_browser::job`]) of a run `command` whose backend, `backend`,
-/// runs on the page's own engine; `None` for every other backend, and for the runs the bundle's
-/// worker takes instead ([`worker_backend`]): those that read stdin, did not choose their
-/// backend nor a session, on a page where the frame cannot wait for a line (`stdin_waits`
-/// false: interactive stdin without shared memory; the worker reads through the service
-/// worker).
+/// The job (JSON) of a run `command` whose backend, `backend`, runs on the page's own engines
+/// (JavaScript's `browser`, Python's `pyodide`): what the page's runner needs of a run —
+/// `backend`, `code`, `filename`, `session`, `limits` as the engine resolved them, and the
+/// helpers' value limit (the engine's [`MAX_VALUE_BYTES`](polyrun_engine::helpers::MAX_VALUE_BYTES):
+/// the one source of it). `None` for every other backend, and for the runs the bundle's worker
+/// takes instead ([`worker_backend`]): those that read stdin, did not choose their backend nor a
+/// session, on a page where the frame cannot wait for a line (`stdin_waits` false: interactive
+/// stdin without shared memory; the worker reads through the service worker).
 pub fn page_job(
     backend: &RuntimeDescriptor,
     command: &RunCommand,
     stdin_waits: bool,
 ) -> Option<String> {
-    page_engine::job(backend, command, stdin_waits)
+    let (file, reads_stdin) = page_engine::on_page(backend)?;
+    let to_worker = !stdin_waits
+        && command.backend.is_none()
+        && command.session.is_none()
+        && reads_stdin(&command.code);
+    if to_worker {
+        return None;
+    }
+    let request = command.request();
+    Some(
+        serde_json::json!({
+            "backend": backend.backend,
+            "code": request.code,
+            "filename": request.file_name(file),
+            "session": command.session,
+            "limits": request.limits,
+            "max_value_bytes": polyrun_engine::helpers::MAX_VALUE_BYTES,
+        })
+        .to_string(),
+    )
 }
 
-/// The backend the bundle's worker runs `backend`'s runs on: itself, or for the page-engine
-/// backend (a run [`page_job`] left to the worker) the language's backend in the bundle.
+/// The backend the bundle's worker runs `backend`'s runs on: itself, or for JavaScript on the
+/// page's engine (a run [`page_job`] left to the worker) Boa. (Python's such runs go to the
+/// Python bundle, whose registry has RustPython only.)
 pub fn worker_backend<'r>(
     registry: &'r Registry,
     backend: &'r RuntimeDescriptor,
@@ -120,24 +145,33 @@ pub fn worker_backend<'r>(
     page_engine::worker_backend(registry, backend)
 }
 
-/// The runs on the page's own engine: JavaScript's `browser` backend, in the main bundle.
+/// What [`page_job`] needs of a backend on the page: its default file name, and whether a
+/// code may read stdin.
+type OnPage = (&'static str, fn(&str) -> bool);
+
+/// The backends on the page's own engines, in the main bundle.
 #[cfg(feature = "main")]
 mod page_engine {
-    use polyrun_engine::wire::RunCommand;
+    use super::OnPage;
     use polyrun_engine::{Registry, RuntimeDescriptor};
     use polyrun_js_browser::is_browser;
+    use polyrun_python_pyodide::is_pyodide;
 
-    pub fn job(
-        backend: &RuntimeDescriptor,
-        command: &RunCommand,
-        stdin_waits: bool,
-    ) -> Option<String> {
-        let to_worker = !stdin_waits
-            && command.backend.is_none()
-            && command.session.is_none()
-            && polyrun_js_browser::reads_stdin(&command.code);
-        (is_browser(backend) && !to_worker)
-            .then(|| polyrun_js_browser::job(&command.request(), command.session.as_deref()))
+    /// The default file name and the stdin test of a backend on the page, if it is one.
+    pub fn on_page(backend: &RuntimeDescriptor) -> Option<OnPage> {
+        if is_browser(backend) {
+            Some((
+                polyrun_js_browser::FILE_NAME,
+                polyrun_js_browser::reads_stdin,
+            ))
+        } else if is_pyodide(backend) {
+            Some((
+                polyrun_python_pyodide::FILE_NAME,
+                polyrun_python_pyodide::reads_stdin,
+            ))
+        } else {
+            None
+        }
     }
 
     pub fn worker_backend<'r>(
@@ -154,13 +188,13 @@ mod page_engine {
     }
 }
 
-/// No backend of a bundle without JavaScript runs on the page's engine.
+/// No backend of a bundle without the main one's runs on the page's engines.
 #[cfg(not(feature = "main"))]
 mod page_engine {
-    use polyrun_engine::wire::RunCommand;
+    use super::OnPage;
     use polyrun_engine::{Registry, RuntimeDescriptor};
 
-    pub fn job(_: &RuntimeDescriptor, _: &RunCommand, _: bool) -> Option<String> {
+    pub fn on_page(_: &RuntimeDescriptor) -> Option<OnPage> {
         None
     }
 
@@ -195,6 +229,15 @@ mod tests {
         assert_eq!(langs[0]["default"], true);
         assert_eq!(langs[1]["backend"], "boa");
         assert_eq!(langs[1]["default"], false);
+        // Python's default in the main bundle: Pyodide (RustPython is in the Python bundle).
+        let python = langs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["language"] == "python")
+            .unwrap();
+        assert_eq!(python["backend"], "pyodide");
+        assert_eq!(python["default"], true);
         assert!(
             langs[0]["aliases"]
                 .as_array()
@@ -218,7 +261,9 @@ mod tests {
             page_job(desc, c, waits).map(|j| serde_json::from_str::<serde_json::Value>(&j).unwrap())
         };
         let job = route(&cmd("console.log(1)"), false).expect("the page runs it");
+        assert_eq!(job["backend"], "browser");
         assert_eq!(job["code"], "console.log(1)");
+        assert_eq!(job["session"], serde_json::Value::Null);
         assert_eq!(job["filename"], "main.js");
         assert_eq!(job["limits"]["wall_time_ms"], 1234);
         assert!(job["max_value_bytes"].as_u64().unwrap() > 0);
@@ -234,7 +279,22 @@ mod tests {
         assert!(route(&chosen, false).is_some());
         let mut session = cmd("readline()");
         session.session = Some("s".into());
-        assert!(route(&session, false).is_some());
+        session.filename = Some("dir/game.js".into());
+        let job = route(&session, false).unwrap();
+        assert_eq!(
+            (&job["session"], &job["filename"]),
+            (&"s".into(), &"game.js".into())
+        );
+        // Python: Pyodide on the page, its own file name; reading stdin where the frame cannot
+        // wait, the Python bundle (RustPython) takes it.
+        let py = RunCommand::new("py", "print(1)");
+        let job = route(&py, false).expect("the page runs Python");
+        assert_eq!(
+            (&job["backend"], &job["filename"]),
+            (&"pyodide".into(), &"main.py".into())
+        );
+        assert!(route(&RunCommand::new("python", "input()"), false).is_none());
+        assert!(route(&RunCommand::new("python", "input()"), true).is_some());
         // Other backends never go to the page, and the worker runs them as they are.
         let mut boa = cmd("1");
         boa.backend = Some("boa".into());

@@ -5,7 +5,9 @@
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { serve } from '../tools/serve.mjs';
 
@@ -34,9 +36,9 @@ async function test(name, fn) {
   }
 }
 
-/** Opens the page (optionally cross-origin isolated); collects console errors. */
-async function open({ isolated = false, hash = '' } = {}) {
-  const server = await serve(site, { isolated });
+/** Opens the page (optionally cross-origin isolated, served from `root`); collects console errors. */
+async function open({ isolated = false, hash = '', root = site } = {}) {
+  const server = await serve(root, { isolated });
   const page = await browser.newPage();
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
@@ -47,6 +49,55 @@ async function open({ isolated = false, hash = '' } = {}) {
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
   const loadMs = Date.now() - started;
   return { page, errors, server, loadMs };
+}
+
+/** A zip archive of `files` ({ name: text }), stored (no compression): enough for a wheel. */
+function storedZip(files) {
+  const table = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = table[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const locals = [];
+  const centrals = [];
+  let offset = 0;
+  for (const [name, text] of Object.entries(files)) {
+    const data = Buffer.from(text);
+    const fname = Buffer.from(name);
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(fname.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(fname.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, fname, data);
+    centrals.push(central, fname);
+    offset += local.length + fname.length + data.length;
+  }
+  const dir = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(centrals.length / 2, 8);
+  end.writeUInt16LE(centrals.length / 2, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, dir, end]);
 }
 
 /** Puts `code` into the editor (CodeMirror, through the page's small handle). */
@@ -146,7 +197,7 @@ await test('Lua hello world, io.read, an error with its line, coroutines, pcall,
   server.close();
 });
 
-await test('Python (its own bundle, loaded on first use): hello, input(), a traceback line, a syntax error, the time limit', async () => {
+await test('Python (Pyodide, loaded on first use): hello, input(), a traceback line, a syntax error, the time limit', async () => {
   const { page, errors, server } = await open();
   const langs = await page.$$eval('#language option', (o) => o.map((x) => x.value));
   assert.ok(langs.includes('python'), String(langs));
@@ -250,9 +301,11 @@ await test('a syntax error marks its line', async () => {
 
 await test('the conformance cases (conformance/cases.json) give the same results as natively', async () => {
   const all = JSON.parse(fs.readFileSync(new URL('../../conformance/cases.json', import.meta.url), 'utf8')).cases;
-  // JavaScript's cases on both of its backends: the page's engine (the default) and Boa.
-  const cases = all.flatMap((c) => (c.language === 'javascript' && !c.backend
-    ? [c, { ...c, name: `${c.name} (boa)`, backend: 'boa' }] : [c]));
+  // JavaScript's cases on both of its backends: the page's engine (the default) and Boa;
+  // Python's on Pyodide (the default) and RustPython.
+  const also = { javascript: 'boa', python: 'rustpython' };
+  const cases = all.flatMap((c) => (also[c.language] && !c.backend
+    ? [c, { ...c, name: `${c.name} (${also[c.language]})`, backend: also[c.language] }] : [c]));
   const { page, errors, server } = await open();
   // Through the JS API (a second Polyrun next to the page's own), stdin buffered as natively.
   const results = await page.evaluate(async (cases) => {
@@ -284,10 +337,11 @@ await test('the conformance cases (conformance/cases.json) give the same results
     const lua = await pr.run('lua', 'return 1', { backend: 'mlua' });
     const missing = await pr.run('lua', 'return 1', { backend: 'luajit' });
     const missingPy = await pr.run('python', '1', { backend: 'cpython' });
-    const js = pr.languages().filter((l) => l.language === 'javascript').map((l) => [l.backend, l.default]);
-    return { out, lua, missing, missingPy, js };
+    const backends = (language) => pr.languages().filter((l) => l.language === language).map((l) => [l.backend, l.default]);
+    return { out, lua, missing, missingPy, js: backends('javascript'), py: backends('python') };
   }, cases);
   assert.deepEqual(results.js, [['browser', true], ['boa', false]]);
+  assert.deepEqual(results.py, [['pyodide', true], ['rustpython', false]]);
   assert.equal(results.lua.status, 'completed');
   assert.equal(results.missing.error?.kind, 'unknown_backend', JSON.stringify(results.missing));
   assert.deepEqual(results.missing.error.available, ['mlua']);
@@ -572,9 +626,9 @@ await test('a module that traps crashes its run, and the next run gets a fresh w
   const r = await page.evaluate(async () => {
     const { Polyrun } = await import('./polyrun.js');
     const pr = await Polyrun.load({ baseUrl: new URL('.', location.href).href, serviceWorker: false });
-    const trapped = await pr.run('python', 'x = [0] * 40000\nprint(len(x))');
+    const trapped = await pr.run('python', 'x = [0] * 40000\nprint(len(x))', { backend: 'rustpython' });
     let out = '';
-    const after = await pr.run('python', 'print("fresh", 6 * 7)', { onEvent: (e) => { if (e.type === 'stdout') out += e.text; } });
+    const after = await pr.run('python', 'print("fresh", 6 * 7)', { backend: 'rustpython', onEvent: (e) => { if (e.type === 'stdout') out += e.text; } });
     return { trapped, after, out };
   });
   assert.equal(r.trapped.status, 'crashed', JSON.stringify(r.trapped));
@@ -583,6 +637,130 @@ await test('a module that traps crashes its run, and the next run gets a fresh w
   assert.equal(r.out, 'fresh 42\n');
   await page.close();
   server.close();
+});
+
+await test('Python on Pyodide: what crashes RustPython, every benchmark program, fresh globals, sessions, helpers, progress; interrupted at the deadline and on cancel, the interpreter kept', async () => {
+  // The benchmark programs at their full size (benches/src/programs.rs): those that crash
+  // RustPython 0.5 on wasm32 among them.
+  const sizes = { fib: 27, mandelbrot: 250, nbody: 50000, strings: 200000, dict: 200000, roundtrip: 20000, binarytrees: 14 };
+  const programs = Object.entries(sizes).map(([name, n]) => [name,
+    `N = ${n}\n${fs.readFileSync(new URL(`../../benches/programs/${name}.py`, import.meta.url), 'utf8')}`]);
+  // Cross-origin isolated: the frame's shared memory carries the interrupts.
+  const { page, errors, server } = await open({ isolated: true });
+  const r = await page.evaluate(async (programs) => {
+    const { Polyrun } = await import('./polyrun.js');
+    const pr = await Polyrun.load({ baseUrl: new URL('.', location.href).href });
+    const progress = [];
+    const run = async (code, opts = {}) => {
+      let out = '';
+      const started = performance.now();
+      const outcome = await pr.run('python', code, { ...opts, onEvent: (e) => {
+        if (e.type === 'stdout') out += e.text;
+        if (e.type === 'progress') progress.push(e);
+      } });
+      return { outcome, out, ms: performance.now() - started };
+    };
+    const first = await run('import sys\nprint(sys.version_info[:2], sys.platform)');
+    const big = await run('x = [0] * 40000\ns = ""\nfor i in range(50000):\n    s += "ab"\nprint(len(x), len(s))');
+    const bench = {};
+    for (const [name, code] of programs) bench[name] = await run(code, { timeoutMs: 60000 });
+    const leak = await run('import math\nleaked = 1\nclass K: pass');
+    const fresh = await run('print("leaked" in globals(), "K" in globals(), __name__)');
+    const s1 = await run('counter = 41', { session: 'nb' });
+    const s2 = await run('counter += 1\ncounter', { session: 'nb' });
+    const helpers = await run('import polyrun\npolyrun.set_variable("n", polyrun.input() * 2)\npolyrun.output({"ok": True})', { input: 21 });
+    const loop = await run('while True:\n    pass', { timeoutMs: 500 });
+    const afterLoop = await run('print("back")');
+    let cancelled;
+    const pending = run('import time\nwhile True:\n    time.sleep(0.01)');
+    setTimeout(() => pr.cancel(), 300);
+    cancelled = await pending;
+    const afterCancel = await run('print("still here")');
+    // A guest that swallows the interrupt: its worker is ended, the next run gets another.
+    const stubborn = await run('while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass', { timeoutMs: 300 });
+    const afterStubborn = await run('print("replaced")');
+    return { first, big, bench, fresh, s2, helpers, vars: pr.variables(), loop, afterLoop, cancelled, afterCancel, stubborn, afterStubborn, progress };
+  }, programs);
+  console.log(`     first run (fetch + start Pyodide) ${Math.round(r.first.ms)} ms; benchmark programs: ${Object.entries(r.bench).map(([k, v]) => `${k} ${Math.round(v.ms)} ms`).join(', ')}`);
+  console.log(`     next run after an interrupted loop ${Math.round(r.afterLoop.ms)} ms, after a worker was ended ${Math.round(r.afterStubborn.ms)} ms`);
+  assert.equal(r.first.outcome.status, 'completed', JSON.stringify(r.first.outcome));
+  assert.equal(r.first.out, '(3, 14) emscripten\n');
+  assert.ok(r.progress.some((e) => /loading Python/.test(e.stage) && e.done === e.total && e.total > 10e6), JSON.stringify(r.progress));
+  assert.equal(r.big.out, '40000 100000\n', JSON.stringify(r.big.outcome));
+  for (const [name, b] of Object.entries(r.bench)) {
+    assert.equal(b.outcome.status, 'completed', `${name}: ${JSON.stringify(b.outcome)}`);
+    assert.match(b.out, /\S/, name);
+  }
+  assert.equal(r.fresh.out, 'False False __main__\n');
+  assert.deepEqual(r.s2.outcome.value, { 'text/plain': '42' });
+  assert.equal(r.helpers.outcome.status, 'completed', JSON.stringify(r.helpers.outcome));
+  assert.deepEqual(r.helpers.outcome.output, { ok: true });
+  assert.deepEqual(r.vars, { n: 42 });
+  assert.deepEqual(r.loop.outcome, { status: 'limit_exceeded', limit: 'time' });
+  assert.equal(r.afterLoop.out, 'back\n');
+  // Interrupted, not restarted: the next run does not wait for a new interpreter.
+  assert.ok(r.afterLoop.ms < 1000, `${r.afterLoop.ms} ms`);
+  assert.deepEqual(r.cancelled.outcome, { status: 'cancelled' });
+  assert.equal(r.afterCancel.out, 'still here\n');
+  assert.deepEqual(r.stubborn.outcome, { status: 'limit_exceeded', limit: 'time' });
+  assert.equal(r.afterStubborn.out, 'replaced\n', JSON.stringify(r.afterStubborn.outcome));
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
+await test('Python on Pyodide: an import it lacks is installed from the package index (a pure-Python wheel), rich display events, other hosts refused', async () => {
+  // A stand-in for PyPI beside the site: a PEP 503 page and the wheel it links (no network).
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'polyrun-web-pypi-'));
+  for (const entry of fs.readdirSync(site)) fs.symlinkSync(path.join(path.resolve(site), entry), path.join(root, entry));
+  const project = path.join(root, 'simple', 'polyrun-demo');
+  fs.mkdirSync(project, { recursive: true });
+  const wheelName = 'polyrun_demo-1.0-py3-none-any.whl';
+  const info = 'polyrun_demo-1.0.dist-info';
+  const files = {
+    'polyrun_demo/__init__.py': 'def hello():\n    return "hi from a wheel"\n',
+    [`${info}/METADATA`]: 'Metadata-Version: 2.1\nName: polyrun-demo\nVersion: 1.0\n',
+    [`${info}/WHEEL`]: 'Wheel-Version: 1.0\nGenerator: polyrun-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',
+  };
+  files[`${info}/RECORD`] = `${Object.keys(files).map((f) => `${f},,`).join('\n')}\n${info}/RECORD,,\n`;
+  const wheel = storedZip(files);
+  fs.writeFileSync(path.join(project, wheelName), wheel);
+  const sha = crypto.createHash('sha256').update(wheel).digest('hex');
+  fs.writeFileSync(path.join(project, 'index.html'), `<!doctype html><a href="${wheelName}#sha256=${sha}">${wheelName}</a>\n`);
+  const { page, errors, server } = await open({ isolated: true, root });
+  const r = await page.evaluate(async () => {
+    const { Polyrun } = await import('./polyrun.js');
+    const pypiIndex = new URL('simple/', location.href).href;
+    const pr = await Polyrun.load({ baseUrl: new URL('.', location.href).href, pythonPackages: { pyodideIndex: null, pypiIndex } });
+    const run = async (code) => {
+      const events = [];
+      const outcome = await pr.run('python', code, { onEvent: (e) => { if (e.type !== 'progress') events.push(e); } });
+      return { outcome, events };
+    };
+    const installed = await run('import polyrun_demo\nprint(polyrun_demo.hello())');
+    const missing = await run('import not_on_the_index');
+    const shown = await run('class Img:\n    def __repr__(self): return "<Img>"\n    def _repr_png_(self): return bytes([137, 80, 78, 71])\nprint("before")\ndisplay(Img())\nprint("after")');
+    const refused = await run('from pyodide.http import pyfetch\nawait pyfetch("https://example.com/")');
+    return { installed, missing, shown, refused };
+  });
+  const text = (events) => events.filter((e) => e.type === 'stdout').map((e) => e.text).join('');
+  assert.equal(r.installed.outcome.status, 'completed', JSON.stringify(r.installed));
+  assert.equal(text(r.installed.events), 'hi from a wheel\n');
+  assert.ok(r.installed.events.some((e) => e.type === 'log' && /installing polyrun_demo/.test(e.message)), JSON.stringify(r.installed.events));
+  // What cannot be installed is the run's own ModuleNotFoundError, with why in a log event.
+  assert.equal(r.missing.outcome.diagnostic?.kind, 'ModuleNotFoundError', JSON.stringify(r.missing));
+  assert.equal(r.missing.outcome.diagnostic.line, 1);
+  assert.ok(r.missing.events.some((e) => e.type === 'log' && e.level === 'warning' && /not_on_the_index/.test(e.message)), JSON.stringify(r.missing.events));
+  // display(): a display event between the prints, the PNG as base64.
+  assert.deepEqual(r.shown.events.map((e) => (e.type === 'display' ? e.bundle : e.text)),
+    ['before\n', { 'text/plain': '<Img>', 'image/png': 'iVBORw==' }, 'after\n']);
+  assert.equal(r.refused.outcome.status, 'error');
+  assert.match(r.refused.outcome.diagnostic.message, /not an allowed package source: https:\/\/example\.com\//);
+  // The browser logs the index's 404 for the project it does not have; nothing else.
+  assert.deepEqual(errors.filter((e) => !/status of 404/.test(e)), []);
+  await page.close();
+  server.close();
+  fs.rmSync(root, { recursive: true, force: true });
 });
 
 // The page served by `polyrun serve` (POLYRUN_BIN, set by scripts/web test): runs on the server

@@ -33,13 +33,15 @@ export function writeStdinLine(sab, line) {
 
 /**
  * The frame's side of host.js. The page sends `init` (the runner's source), then `spawn`
- * (`{ key }`: a new worker; its port comes back in `worker`), `kill` (`{ key }`), `stdin`
- * (`{ line }`) and `ping`.
+ * (`{ key }`: a new worker; its port comes back in `worker`), `kill` (`{ key }`), `interrupt`
+ * (`{ key }`: sets the worker's interrupt flag, which Pyodide polls: Python's KeyboardInterrupt),
+ * `stdin` (`{ line }`) and `ping`. Shared memory (stdin, interrupts) needs a cross-origin
+ * isolated page.
  */
 export function startFrame() {
   let url = null; // the runner's source, as a blob: URL
   let sab = null;
-  const workers = new Map(); // key → Worker
+  const workers = new Map(); // key → { worker, interrupt: Int32Array | null }
   const toPage = (m, transfer) => parent.postMessage(m, '*', transfer);
   addEventListener('message', (e) => {
     if (e.source !== parent) return;
@@ -53,12 +55,17 @@ export function startFrame() {
     } else if (url && m.type === 'spawn') {
       const worker = new Worker(url);
       const channel = new MessageChannel();
-      worker.postMessage({ port: channel.port2, sab }, [channel.port2]);
-      workers.set(m.key, worker);
+      const interrupt = sab ? new SharedArrayBuffer(4) : null;
+      worker.postMessage({ port: channel.port2, sab, interrupt }, [channel.port2]);
+      workers.set(m.key, { worker, interrupt: interrupt && new Int32Array(interrupt) });
       toPage({ type: 'worker', key: m.key, port: channel.port1 }, [channel.port1]);
     } else if (m.type === 'kill') {
-      workers.get(m.key)?.terminate();
+      workers.get(m.key)?.worker.terminate();
       workers.delete(m.key);
+    } else if (m.type === 'interrupt') {
+      const flag = workers.get(m.key)?.interrupt;
+      // 2 is SIGINT, the signal Pyodide raises as KeyboardInterrupt.
+      if (flag) Atomics.store(flag, 0, 2);
     } else if (sab && m.type === 'stdin') {
       writeStdinLine(sab, m.line);
     }

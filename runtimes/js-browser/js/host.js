@@ -1,31 +1,85 @@
-// polyrun's JavaScript on the page's own engine, the page's side: one hidden sandboxed iframe
+// polyrun's backends on the page's own engines, the page's side: JavaScript on the page's
+// engine (`browser`) and Python on Pyodide (`pyodide`). Each has one hidden sandboxed iframe
 // (frame.js inside; `sandbox="allow-scripts"` without `allow-same-origin` gives it an opaque
 // origin, which Chromium runs in a process of its own: a program that exhausts memory crashes
-// that frame, not the page). A frame that stops answering is replaced before the next run.
-// The frame makes the runs' workers; each run then talks to its worker directly, on a port the
-// frame handed over. polyrun.js hands it the runs the bundle's worker resolves to the `browser`
-// backend.
+// that frame, not the page; no network, no storage of the site). A frame that stops answering
+// is replaced before the next run. The frame makes the runs' workers; each run then talks to
+// its worker directly, on a port the frame handed over. polyrun.js hands it the runs the
+// bundle's worker resolves to these backends.
+//
+// JavaScript's runs each get a fresh worker (a fresh global state; a session keeps its worker),
+// ended at the deadline. Python's worker holds a Pyodide interpreter that serves run after run
+// (its runner gives each a fresh `__main__`; sessions keep theirs): at the deadline or on cancel
+// it is interrupted (KeyboardInterrupt, where the page is cross-origin isolated) and ended only
+// if it does not stop within KILL_MS; its files come from the site once, through the page.
 
 /** How often the page asks a running frame whether it is alive, and how long it waits. */
 const PING_MS = 250;
 const DEAD_MS = 2000;
-/** Workers kept started ahead of the next runs (a run's worker starts before it is asked for). */
-const SPARES = 2;
+/** How long an interrupted or over-limit worker that serves many runs may take to stop. */
+const KILL_MS = 250;
 
 /** The frame's policy: no network, no plugins; its own inline script, workers from blob: URLs. */
 const CSP = "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval' blob:; worker-src blob:";
 
-export class BrowserJs {
+/**
+ * Where Python's `import` of a package the interpreter lacks finds it (the defaults; a
+ * deployment passes its own to `Polyrun.load({ pythonPackages })`, `null` turns one off):
+ * Pyodide's own builds (numpy, pandas, matplotlib, ...: the index of this Pyodide version's
+ * packages, `pyodide-lock.json`'s files) and pure-Python wheels from a PEP 691 "simple" index
+ * (installed by micropip, whose wheel the site holds).
+ */
+export const PYTHON_PACKAGES = {
+  pyodideIndex: 'https://cdn.jsdelivr.net/pyodide/v314.0.7/full/',
+  pypiIndex: 'https://pypi.org/simple/',
+};
+
+/** JavaScript on the page's engine: a fresh worker per run, two kept started ahead. */
+export const JAVASCRIPT = { name: 'JavaScript', runner: 'js-browser/runner.js', spares: 2, reuse: false, files: null };
+
+/**
+ * Python on Pyodide: one worker serves the runs; its files (the `pyodide` entry of the site's
+ * artifacts.json, which web/tools/artifacts.mjs writes) are fetched once, with progress.
+ */
+export const PYTHON = {
+  name: 'Python', runner: 'python-pyodide/runner.js', spares: 1, reuse: true, files: 'pyodide',
+  packages: PYTHON_PACKAGES, announcesStart: true,
+};
+
+export class PageEngine {
   #base;
+  #kind;
   #sources = null; // { frame, runner }: the texts, fetched once from the site
+  #files = null; // Promise of what a new worker loads (kind.files), fetched once
   #frame = null; // { iframe, ready: Promise, interactive, spares, sessions, ports }
-  #current = null; // { id, resolve, onEvent, onStdinRequest, frame, worker, lastPong, ticker, deadline }
+  #current = null; // { id, resolve, onEvent, onStdinRequest, frame, worker, lastPong, ticker, deadline, stopping }
   #pings = 0;
   #keys = 0;
 
-  /** @param {string} baseUrl the site's base (where js-browser/ is) */
-  constructor(baseUrl) {
+  #options;
+  #allowed = []; // URL prefixes a worker may fetch through the page (its packages)
+
+  /**
+   * @param {string} baseUrl the site's base (where js-browser/ is)
+   * @param {object} kind JAVASCRIPT or PYTHON
+   * @param {{ pyodideIndex?: string|null, pypiIndex?: string|null }} [options] PYTHON's
+   *   package indexes (see `PYTHON_PACKAGES`): the only places besides the site's own
+   *   artifacts its worker may fetch from (the frame itself has no network).
+   */
+  constructor(baseUrl, kind, options = {}) {
     this.#base = baseUrl;
+    this.#kind = kind;
+    this.#options = { ...(kind.packages ?? {}), ...options };
+    if (kind.packages) {
+      const { pyodideIndex, pypiIndex } = this.#options;
+      this.#allowed = [new URL('artifacts/', baseUrl).href];
+      if (pyodideIndex) this.#allowed.push(new URL(pyodideIndex).href);
+      if (pypiIndex) {
+        this.#allowed.push(new URL(pypiIndex).href);
+        // PyPI's files live on their own host.
+        if (new URL(pypiIndex).host === 'pypi.org') this.#allowed.push('https://files.pythonhosted.org/');
+      }
+    }
     addEventListener('message', (e) => this.#onFrameMessage(e));
   }
 
@@ -38,32 +92,104 @@ export class BrowserJs {
    * Runs `job` (the engine's, from `Engine.page_job`). Resolves with the bundle's reply shape:
    * `{ outcome, output?, variables? }`.
    */
-  async run(id, job, { stdin = [], interactive = false, helpers = null, onEvent, onStdinRequest }) {
+  async run(id, job, { stdin = [], interactive = false, helpers = null, onEvent, onStdinRequest, onStart }) {
     const frame = await this.#ready();
     const session = job.session ?? null;
-    let worker = session ? frame.sessions.get(session) : undefined;
-    if (!worker) {
+    let worker = session && !this.#kind.reuse ? frame.sessions.get(session) : undefined;
+    if (this.#kind.reuse) {
+      // The worker that serves the runs (a new one, the first time and after it was ended).
+      this.#topUp(frame);
+      worker = frame.spares[0];
+    } else if (!worker) {
       worker = frame.spares.shift() ?? this.#spawn(frame);
       if (session) frame.sessions.set(session, worker);
     }
     return new Promise((resolve) => {
-      const cur = { id, resolve, onEvent, onStdinRequest, frame, worker, session, lastPong: performance.now(), ticker: null, deadline: null };
+      const cur = { id, resolve, onEvent, onStdinRequest, onStart, frame, worker, session, lastPong: performance.now(), ticker: null, deadline: null, stopping: null };
       this.#current = cur;
       cur.ticker = setInterval(() => {
         if (performance.now() - cur.lastPong > DEAD_MS) {
           this.#discard();
-          this.#done({ outcome: { status: 'crashed', reason: 'the JavaScript frame stopped answering (out of memory?); it was replaced' } });
+          this.#done({ outcome: { status: 'crashed', reason: `the ${this.#kind.name} frame stopped answering (out of memory?); it was replaced` } });
           return;
         }
         frame.iframe.contentWindow?.postMessage({ type: 'ping', n: ++this.#pings }, '*');
       }, PING_MS);
-      worker.ready.then((port) => {
+      if (this.#kind.files && !worker.booted) onEvent?.({ type: 'progress', stage: `starting ${this.#kind.name}`, done: 0, total: null });
+      worker.ready.then(async (port) => {
+        // A worker that serves many runs finishes the last one first (an over-limit run that
+        // has not stopped yet: see #onWorkerMessage).
+        await worker.idle;
         if (this.#current !== cur) return;
-        const wall = job.limits.wall_time_ms;
-        if (wall) cur.deadline = setTimeout(() => this.#stop({ status: 'limit_exceeded', limit: 'time' }), wall);
-        port.postMessage({ type: 'run', job, stdin, interactive: interactive && frame.interactive, helpers });
-      });
+        if (cur.worker !== frame.spares[0] && this.#kind.reuse) {
+          // It was ended meanwhile: the run goes to its replacement.
+          this.#topUp(frame);
+          cur.worker = frame.spares[0];
+          cur.worker.ready.then(() => this.#start(cur, job, stdin, interactive, helpers), (e) => this.#failed(cur, e));
+          return;
+        }
+        this.#start(cur, job, stdin, interactive, helpers);
+      }, (e) => this.#failed(cur, e));
     });
+  }
+
+  #start(cur, job, stdin, interactive, helpers) {
+    if (this.#current !== cur) return;
+    cur.wall = job.limits.wall_time_ms;
+    cur.worker.port.postMessage({ type: 'run', job, stdin, interactive: interactive && cur.frame.interactive, helpers });
+    // A runner that first installs what the code imports says when the code starts.
+    if (!this.#kind.announcesStart) this.#started(cur);
+  }
+
+  /** The run's code starts: its time limit counts from now. */
+  #started(cur) {
+    if (this.#current !== cur || cur.deadline) return;
+    if (cur.wall) cur.deadline = setTimeout(() => this.#halt({ status: 'limit_exceeded', limit: 'time' }), cur.wall);
+    cur.onStart?.();
+  }
+
+  /** Fetches `url` for a worker (its packages), if it is under one of the allowed prefixes. */
+  async #relay(port, { id, url, init }) {
+    let reply;
+    try {
+      const href = new URL(url).href;
+      if (!this.#allowed.some((prefix) => href.startsWith(prefix))) {
+        throw new Error(`not an allowed package source: ${href} (allowed: ${this.#allowed.join(', ')})`);
+      }
+      const headers = init?.headers && typeof init.headers === 'object' ? init.headers : undefined;
+      const r = await fetch(href, { method: 'GET', headers, credentials: 'omit', redirect: 'follow' });
+      const body = await r.arrayBuffer();
+      reply = { type: 'fetched', id, status: r.status, statusText: r.statusText, headers: [...r.headers], url: r.url, body };
+      port.postMessage(reply, [body]);
+    } catch (e) {
+      port.postMessage({ type: 'fetched', id, error: String(e?.message ?? e) });
+    }
+  }
+
+  /** A worker that could not start: the run's reply is the engine's load error. */
+  #failed(cur, e) {
+    if (this.#current !== cur) return;
+    this.#retire(cur);
+    this.#done({ error: { kind: 'load', language: this.#kind.name.toLowerCase(), message: `${this.#kind.name} could not start: ${e?.message ?? e}` } });
+  }
+
+  /**
+   * Stops the current run with `outcome`: a worker that serves many runs and can be interrupted
+   * is (its run's report then ends the run, the worker kept) and ended only if it does not stop
+   * within KILL_MS; any other is ended now.
+   */
+  #halt(outcome) {
+    const cur = this.#current;
+    if (!cur) return;
+    if (!this.#kind.reuse || !cur.worker.interruptible || cur.stopping) {
+      this.#stop(outcome);
+      return;
+    }
+    cur.stopping = outcome;
+    cur.frame.iframe.contentWindow?.postMessage({ type: 'interrupt', key: cur.worker.key }, '*');
+    setTimeout(() => {
+      if (this.#current === cur) this.#stop(outcome);
+    }, KILL_MS);
   }
 
   /** A line for the program waiting for one (`null`: end of input). */
@@ -73,19 +199,31 @@ export class BrowserJs {
 
   /** Ends the current run (its outcome: cancelled). */
   cancel() {
-    this.#stop({ status: 'cancelled' });
+    this.#halt({ status: 'cancelled' });
   }
 
-  /** Ends the current run by force, whatever the frame does: the frame is replaced. */
+  /**
+   * Ends the current run by force, whatever the frame does: the frame is replaced (for a kind
+   * whose worker serves many runs, only that worker, while the frame still answers).
+   */
   abort(outcome) {
-    if (!this.#current) return;
+    const cur = this.#current;
+    if (!cur) return;
+    if (this.#kind.reuse && performance.now() - cur.lastPong < DEAD_MS) {
+      this.#stop(outcome);
+      return;
+    }
     this.#discard();
     this.#done({ outcome });
   }
 
-  /** Forgets a session's state (its worker ends). */
+  /** Forgets a session's state (its worker ends, or forgets it). */
   endSession(name) {
     const frame = this.#frame;
+    if (this.#kind.reuse) {
+      frame?.spares[0]?.port?.postMessage({ type: 'end-session', name });
+      return;
+    }
     const worker = frame?.sessions.get(name);
     if (!worker || this.#current?.worker === worker) return;
     frame.sessions.delete(name);
@@ -96,16 +234,26 @@ export class BrowserJs {
     this.#frame?.iframe?.contentWindow?.postMessage(m, '*');
   }
 
-  /** A new worker in `frame`: `ready` resolves with its port once the runner listens. */
+  /**
+   * A new worker in `frame`: `ready` resolves with its port once the runner listens (and has
+   * loaded its files, for a kind that has some); `idle` once it has no run left to finish.
+   */
   #spawn(frame) {
-    const worker = { key: ++this.#keys, port: null };
-    worker.ready = new Promise((resolve) => { worker.started = resolve; });
+    const worker = { key: ++this.#keys, port: null, booted: false, interruptible: false, idle: Promise.resolve(), settle: null };
+    worker.ready = new Promise((resolve, reject) => {
+      worker.started = resolve;
+      worker.broken = reject;
+    });
+    worker.ready.catch(() => {});
     frame.ports.set(worker.key, worker);
     frame.iframe.contentWindow.postMessage({ type: 'spawn', key: worker.key }, '*');
     return worker;
   }
 
   #kill(frame, worker) {
+    const i = frame.spares.indexOf(worker);
+    if (i >= 0) frame.spares.splice(i, 1);
+    worker.settle?.();
     frame.ports.delete(worker.key);
     worker.port?.close();
     frame.iframe.contentWindow?.postMessage({ type: 'kill', key: worker.key }, '*');
@@ -136,7 +284,7 @@ export class BrowserJs {
   }
 
   #topUp(frame) {
-    while (frame.spares.length < SPARES) frame.spares.push(this.#spawn(frame));
+    while (frame.spares.length < this.#kind.spares) frame.spares.push(this.#spawn(frame));
   }
 
   #discard() {
@@ -145,19 +293,47 @@ export class BrowserJs {
   }
 
   #onWorkerMessage(worker, r) {
+    if (r.type === 'idle') {
+      worker.settle?.();
+      return;
+    }
+    if (r.type === 'fetch' && this.#kind.packages) {
+      this.#relay(worker.port, r);
+      return;
+    }
     const cur = this.#current;
     if (!cur || cur.worker !== worker) return;
-    if (r.type === 'event') cur.onEvent?.(r.event);
+    if (r.type === 'started') this.#started(cur);
+    else if (r.type === 'event') cur.onEvent?.(r.event);
     else if (r.type === 'stdin-request') cur.onStdinRequest?.();
     else if (r.type === 'done') {
       // A limit stops the guest where it is: its worker may still be running.
-      const over = r.outcome.status !== 'completed' && r.outcome.status !== 'error';
-      if (over || !cur.session) this.#retire(cur);
-      const reply = { outcome: r.outcome };
+      const outcome = cur.stopping ?? r.outcome;
+      const over = outcome.status !== 'completed' && outcome.status !== 'error';
+      if (this.#kind.reuse) {
+        // The guest still runs (past its output limit): the next run waits for it, a while.
+        if (!r.idle) this.#drain(cur.frame, worker);
+      } else if (over || !cur.session) {
+        this.#retire(cur);
+      }
+      const reply = { outcome };
       if (r.output !== undefined) reply.output = r.output;
       if (r.variables !== undefined) reply.variables = r.variables;
       this.#done(reply);
     }
+  }
+
+  /** Waits up to KILL_MS for `worker`'s guest to stop (its `idle`), then ends the worker. */
+  #drain(frame, worker) {
+    worker.idle = new Promise((resolve) => {
+      worker.settle = () => {
+        worker.settle = null;
+        resolve();
+      };
+    });
+    setTimeout(() => {
+      if (worker.settle) this.#kill(frame, worker);
+    }, KILL_MS);
   }
 
   #onFrameMessage(e) {
@@ -175,19 +351,70 @@ export class BrowserJs {
       }
       worker.port = m.port;
       m.port.onmessage = (ev) => {
-        if (ev.data?.type === 'ready') worker.started(m.port);
-        else this.#onWorkerMessage(worker, ev.data);
+        const r = ev.data;
+        if (r?.type === 'ready') {
+          worker.interruptible = Boolean(r.interruptible);
+          if (!this.#kind.files) {
+            worker.booted = true;
+            worker.started(m.port);
+            return;
+          }
+          this.#load().then(({ files, config }) => m.port.postMessage({ type: 'boot', files, config }), (err) => worker.broken(err));
+        } else if (r?.type === 'booted') {
+          worker.booted = true;
+          worker.started(m.port);
+        } else if (r?.type === 'boot-failed') {
+          worker.broken(new Error(r.message));
+        } else {
+          this.#onWorkerMessage(worker, r);
+        }
       };
     }
   }
 
   async #texts() {
-    this.#sources ??= Promise.all(['frame.js', 'runner.js'].map(async (f) => {
-      const r = await fetch(new URL(`js-browser/${f}`, this.#base));
-      if (!r.ok) throw new Error(`js-browser/${f}: HTTP ${r.status}`);
+    this.#sources ??= Promise.all(['js-browser/frame.js', this.#kind.runner].map(async (f) => {
+      const r = await fetch(new URL(f, this.#base));
+      if (!r.ok) throw new Error(`${f}: HTTP ${r.status}`);
       return r.text();
     })).then(([frame, runner]) => ({ frame, runner }));
+    this.#sources.catch(() => { this.#sources = null; });
     return this.#sources;
+  }
+
+  /**
+   * The files a new worker of this kind loads (`{ name: ArrayBuffer }`), fetched once from the
+   * site (the entry `kind.files` of artifacts.json), each checked against its size and sha256;
+   * the current run sees the progress.
+   */
+  #load() {
+    this.#files ??= (async () => {
+      const manifest = await fetch(new URL('artifacts.json', this.#base)).then((r) => r.json());
+      const entry = manifest[this.#kind.files];
+      if (!entry) throw new Error(`this site has no ${this.#kind.files} (artifacts.json)`);
+      const total = entry.files.reduce((n, f) => n + f.size, 0);
+      const stage = `loading ${this.#kind.name} (${entry.version})`;
+      const progress = (done) => this.#current?.onEvent?.({ type: 'progress', stage, done, total });
+      let done = 0;
+      progress(0);
+      const files = {};
+      await Promise.all(entry.files.map(async (f) => {
+        const r = await fetch(new URL(f.path, this.#base));
+        if (!r.ok) throw new Error(`${f.path}: HTTP ${r.status}`);
+        const bytes = await r.arrayBuffer();
+        const sha = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+        if (bytes.byteLength !== f.size || sha !== f.sha256) throw new Error(`${f.path}: not the pinned file (sha256 ${sha})`);
+        files[f.name] = bytes;
+        done += f.size;
+        progress(done);
+      }));
+      // What the worker needs to install packages: the indexes, and the site's wheels (micropip).
+      const wheels = Object.fromEntries((entry.wheels ?? []).map((w) => [w.name, new URL(w.path, this.#base).href]));
+      const { pyodideIndex = null, pypiIndex = null } = this.#options;
+      return { files, config: { pyodideIndex, pypiIndex, wheels } };
+    })();
+    this.#files.catch(() => { this.#files = null; });
+    return this.#files;
   }
 
   /** The live frame, made (and its first workers started) when there is none. */
@@ -202,7 +429,7 @@ export class BrowserJs {
       // Shared memory for stdin when the page is cross-origin isolated.
       iframe.allow = 'cross-origin-isolated';
       iframe.style.display = 'none';
-      iframe.title = 'polyrun JavaScript sandbox';
+      iframe.title = `polyrun ${this.#kind.name} sandbox`;
       const script = `${frameJs}\nstartFrame();`.replace(/<\/script/gi, '<\\/script');
       iframe.srcdoc = `<!doctype html><meta http-equiv="Content-Security-Policy" content="${CSP}"><script type="module">${script}</script>`;
       frame.iframe = iframe;

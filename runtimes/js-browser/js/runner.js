@@ -1,5 +1,6 @@
 // polyrun's JavaScript runner on the page's own engine: the source of the Worker a run happens
-// in (followed by the Boa backend's prelude.js, which builds `polyrun` on `__polyrun_host`).
+// in (after common.js, the output and helpers both page runners share; followed by the Boa
+// backend's prelude.js, which builds `polyrun` on `__polyrun_host`).
 // Its frame (frame.js) sends it `{ port, sab }` once, the port's other end going to the page
 // (host.js): runs, output, stdin requests and results then go through that port only, which
 // the guest's code cannot reach. Output is formatted exactly as the Boa
@@ -8,24 +9,16 @@
 (() => {
   const MAX_DEPTH = 2;
   const MAX_ITEMS = 100;
-  /**
-   * A run's first writes go to the page one by one, as they happen; past this many, writes are
-   * gathered for up to BATCH_MS or BATCH_BYTES (each message to the page costs tens of µs).
-   */
-  const EAGER_WRITES = 1000;
-  const BATCH_MS = 5;
-  const BATCH_BYTES = 16 * 1024;
+  const { host: answerHelper, newRun } = polyrunPage;
   // The intrinsics used here, before the guest's code can replace them.
   const { keys, defineProperty } = Object;
   const globalEval = eval;
   const { isArray } = Array;
   const arrayFrom = Array.from;
   const stringify = JSON.stringify;
-  const parse = JSON.parse;
   const NativeSyntaxError = SyntaxError;
   const NativeError = Error;
   const now = () => performance.now();
-  const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   const nativeSetTimeout = setTimeout;
   const nativeClearTimeout = clearTimeout;
@@ -182,48 +175,20 @@
   }
 
 
-  function flush() {
-    if (run.pending.length === 0) return;
-    for (const event of run.pending) port.postMessage({ type: 'event', event });
-    run.pending = [];
-    run.pendingBytes = 0;
-    run.flushed = now();
-  }
-
   function write(stream, text) {
     live();
     if (text === '') return;
-    let bytes = encoder.encode(text);
-    const limit = run.job.limits.output_bytes;
-    let over = false;
-    if (limit !== null && limit !== undefined && run.used + bytes.length > limit) {
-      let cut = Math.max(0, limit - run.used);
-      while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--;
-      bytes = bytes.subarray(0, cut);
-      text = decoder.decode(bytes);
-      over = true;
-    }
-    run.used += bytes.length;
-    if (text !== '') {
-      const last = run.pending[run.pending.length - 1];
-      if (last && last.type === stream) last.text += text;
-      else run.pending.push({ type: stream, text });
-      run.pendingBytes += bytes.length;
-      run.writes++;
-    }
-    if (over) {
+    if (!run.out.write(stream, text)) {
       end({ status: 'limit_exceeded', limit: 'output' });
       throw new Stopped('polyrun: the output limit was reached');
     }
-    // A program busy after it has printed is still seen: no write waits unless many came.
-    if (run.writes <= EAGER_WRITES || run.pendingBytes >= BATCH_BYTES || now() - run.flushed >= BATCH_MS) flush();
   }
 
   function readLine() {
     live();
     if (run.lines.length > 0) return run.lines.shift();
     if (!run.interactive || !shared) return null;
-    flush();
+    run.out.flush();
     // flag: 0 = waiting, 1 = a line is in data, 2 = end of input (as the bundle's worker).
     const { flag, data } = shared;
     Atomics.store(flag, 0, 0);
@@ -237,47 +202,10 @@
     return decoder.decode(data.slice(0, Atomics.load(flag, 1)));
   }
 
-  // ---- the polyrun helpers: the engine's `Helpers` answers, over the page's variables ----
-  function checkName(name) {
-    const n = encoder.encode(name).length;
-    if (n === 0 || n > 256) throw new NativeError('a variable name must be 1 to 256 bytes long');
-  }
-  function checkSize(what, value) {
-    const n = encoder.encode(stringify(value) ?? 'null').length;
-    const max = run.job.max_value_bytes;
-    if (n > max) throw new NativeError(`${what} is ${n} bytes of JSON; the limit is ${max}`);
-  }
-  function setVariable(name, value) {
-    const vars = run.variables;
-    vars[name] = { value, version: (vars[name]?.version ?? 0) + 1 };
-    run.changed = true;
-  }
-  function answer(call) {
-    const vars = run.variables;
-    switch (call.op) {
-      case 'input': return run.helpers.input ?? null;
-      case 'event': return run.helpers.context ?? null;
-      case 'output': checkSize('the output', call.value); run.output = call.value; return null;
-      case 'get_variable': checkName(call.name); return vars[call.name]?.value ?? null;
-      case 'set_variable': checkName(call.name); checkSize('the value', call.value); setVariable(call.name, call.value); return null;
-      case 'read_variable': checkName(call.name); return { value: vars[call.name]?.value ?? null, version: vars[call.name]?.version ?? 0 };
-      case 'swap_variable': {
-        checkName(call.name);
-        checkSize('the value', call.value);
-        if ((vars[call.name]?.version ?? 0) !== call.version) return false;
-        setVariable(call.name, call.value);
-        return true;
-      }
-      default: throw new NativeError(`malformed helper call: unknown op ${stringify(call.op)}`);
-    }
-  }
+  // ---- the polyrun helpers (common.js answers them) ----
   function host(request) {
     live();
-    try {
-      return stringify({ ok: answer(parse(request)) });
-    } catch (e) {
-      return stringify({ error: e.message });
-    }
+    return answerHelper(run, request);
   }
 
   // ---- the guest's globals ----
@@ -396,7 +324,7 @@
   // ---- one run ----
   function end(outcome) {
     if (!run || run.ended) return;
-    flush();
+    run.out.flush();
     run.ended = true;
     const reply = { type: 'done', outcome };
     if (run.output !== undefined) reply.output = run.output;
@@ -475,25 +403,7 @@
     port.onmessage = (e) => {
       const m = e.data;
       if (m.type !== 'run') return;
-      run = {
-        job: m.job,
-        started: now(),
-        lines: m.stdin ?? [],
-        interactive: Boolean(m.interactive),
-        helpers: m.helpers ?? {},
-        variables: { ...(m.helpers?.variables ?? {}) },
-        changed: false,
-        output: undefined,
-        used: 0,
-        pending: [],
-        pendingBytes: 0,
-        writes: 0,
-        flushed: now(),
-        evaluated: false,
-        ended: false,
-        value: undefined,
-        moduleUrl: null,
-      };
+      run = { ...newRun(m, port), started: now(), evaluated: false, value: undefined, moduleUrl: null };
       execute(m.job);
     };
     port.postMessage({ type: 'ready' });

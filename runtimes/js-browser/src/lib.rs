@@ -7,9 +7,11 @@
 //!
 //! - `js/host.js` (the page): one sandboxed `<iframe sandbox="allow-scripts">` (an opaque
 //!   origin, which Chromium puts in its own process: a run that exhausts memory takes down that
-//!   frame, not the page), replaced when it dies;
+//!   frame, not the page), replaced when it dies; the Pyodide backend
+//!   (`polyrun-python-pyodide`) runs in a frame of its own made by the same host;
 //! - `js/frame.js` (the frame): a fresh Worker per run (a fresh global state; a session keeps
 //!   its worker), ended at the deadline, on cancel and at the output limit;
+//! - `js/common.js` (every page runner): a run's output to the page and the helpers' answers;
 //! - `js/runner.js` (the worker): evaluates the code and formats what it prints exactly as the
 //!   Boa backend does; `prompt()`, the `polyrun` helpers (Boa's own prelude over a host that
 //!   answers like the engine's `Helpers`, with the limits the bundle sends), errors with the
@@ -17,12 +19,9 @@
 //!
 //! The worker that owns the wasm bundle resolves every request (this crate's [`DESCRIPTOR`] is
 //! registered there, first: the default) and hands the runs of this backend to the page
-//! ([`job`]). Natively nothing registers it: its `load` says where it runs.
+//! (`polyrun_web::page_job`). Natively nothing registers it: its `load` says where it runs.
 
-use polyrun_engine::helpers::MAX_VALUE_BYTES;
-use polyrun_engine::{
-    Capabilities, Error, LoadContext, Registry, RunRequest, Runtime, RuntimeDescriptor,
-};
+use polyrun_engine::{Capabilities, Error, LoadContext, Registry, Runtime, RuntimeDescriptor};
 
 /// The descriptor this crate registers (the Boa backend's names and extensions: the same
 /// language).
@@ -64,19 +63,8 @@ pub fn is_browser(backend: &RuntimeDescriptor) -> bool {
     backend.id == DESCRIPTOR.id && backend.backend == DESCRIPTOR.backend
 }
 
-/// What the page's runner needs of a run, as JSON: its code and file name, its session, its
-/// limits as the engine resolved them, and the helpers' value limit (the engine's
-/// [`MAX_VALUE_BYTES`]: the one source of it).
-pub fn job(request: &RunRequest, session: Option<&str>) -> String {
-    serde_json::json!({
-        "code": request.code,
-        "filename": request.file_name("main.js"),
-        "session": session,
-        "limits": request.limits,
-        "max_value_bytes": MAX_VALUE_BYTES,
-    })
-    .to_string()
-}
+/// The file name of a run that names none.
+pub const FILE_NAME: &str = "main.js";
 
 /// `true` if `code` may read stdin (it names `prompt` or `readline`, the backends' two ways):
 /// where the page's frame cannot wait for a line, the bundle runs such code on Boa instead.
@@ -89,17 +77,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn job_carries_the_run_and_reads_stdin_sees_both_ways() {
-        let request = RunRequest {
-            code: "prompt()".into(),
-            filename: Some("game.js".into()),
-            limits: Default::default(),
-        };
-        let job: serde_json::Value = serde_json::from_str(&job(&request, Some("s"))).unwrap();
-        assert_eq!(job["filename"], "game.js");
-        assert_eq!(job["session"], "s");
-        assert_eq!(job["limits"]["wall_time_ms"], 10_000);
-        assert_eq!(job["max_value_bytes"], MAX_VALUE_BYTES);
+    fn reads_stdin_sees_both_ways_and_the_backend_runs_on_the_page() {
         assert!(reads_stdin("const x = prompt('x')") && reads_stdin("readline()"));
         assert!(!reads_stdin("console.log('no input')"));
         let mut registry = Registry::new();

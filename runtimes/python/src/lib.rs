@@ -24,8 +24,8 @@
 //! RustPython cannot bound in process.
 
 use polyrun_engine::{
-    Capabilities, Diagnostic, Error, Interrupt, LoadContext, Outcome, Registry, RunIo, RunRequest,
-    Runtime, RuntimeDescriptor, Stream,
+    Capabilities, Diagnostic, Error, Interrupt, LoadContext, MimeBundle, Outcome, PYTHON, Registry,
+    RunIo, RunRequest, Runtime, RuntimeDescriptor, Stream,
 };
 use rustpython_vm::builtins::PyStrRef;
 use rustpython_vm::compiler::Mode;
@@ -41,15 +41,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[cfg_attr(target_arch = "wasm32", path = "ticker_web.rs")]
 mod ticker;
 
-/// The prelude run in every new interpreter.
-const PRELUDE: &str = include_str!("prelude.py");
+/// The prelude run in every new interpreter: the sandbox (`prelude.py`), then the outcomes and
+/// the `polyrun` helpers every Python backend shares (`outcomes.py`, also Pyodide's).
+const PRELUDE: &str = concat!(include_str!("prelude.py"), include_str!("outcomes.py"));
 
 /// The descriptor this crate registers.
 pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
-    id: "python",
-    name: "Python",
-    aliases: &["py", "python3"],
-    extensions: &["py"],
+    id: PYTHON.id,
+    name: PYTHON.name,
+    aliases: PYTHON.aliases,
+    extensions: PYTHON.extensions,
     backend: "rustpython",
     version: "Python 3.14 (RustPython 0.5)",
     capabilities: Capabilities {
@@ -237,7 +238,8 @@ impl PythonRuntime {
 }
 
 impl PythonRuntime {
-    /// Puts `_host`, `_write`, `_readline`, `_sleep` and `_urandom` into the prelude's globals.
+    /// Puts `_host`, `_display`, `_write`, `_readline`, `_sleep` and `_urandom` into the
+    /// prelude's globals.
     fn install_host_functions(
         vm: &VirtualMachine,
         dict: &rustpython_vm::builtins::PyDictRef,
@@ -309,8 +311,19 @@ impl PythonRuntime {
                 Ok(reply)
             },
         );
+        let s = slot.clone();
+        let display = vm.new_function(
+            "_display",
+            move |bundle: PyStrRef, vm: &VirtualMachine| -> PyResult<()> {
+                let io = current(&s, vm)?;
+                let bundle: MimeBundle = serde_json::from_str(&bundle.to_string_lossy())
+                    .map_err(|e| vm.new_value_error(format!("display: {e}")))?;
+                io_result(vm, io.display(bundle))
+            },
+        );
         for (name, f) in [
             ("_host", host),
+            ("_display", display),
             ("_write", write),
             ("_readline", readline),
             ("_sleep", sleep),

@@ -157,6 +157,51 @@ Table()
 }
 
 #[test]
+fn display_emits_rich_values_in_order_and_png_travels_as_base64() {
+    let c = run(r#"
+class Img:
+    def __repr__(self): return "<Img>"
+    def _repr_png_(self): return bytes([137, 80, 78, 71])
+print("before")
+display(Img(), "text")
+import polyrun
+polyrun.display(1)
+print("after")
+Img()
+"#);
+    let shown: Vec<String> = c
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Stdout { text } => Some(format!("out {text}")),
+            Event::Display { bundle } => Some(format!(
+                "display {} {}",
+                bundle.plain().unwrap_or(""),
+                bundle.get("image/png").unwrap_or("-")
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "out before\n",
+            "display <Img> iVBORw==",
+            "display 'text' -",
+            "display 1 -",
+            "out after\n"
+        ]
+    );
+    let Outcome::Completed {
+        value: Some(bundle),
+    } = &c.outcome
+    else {
+        panic!("{:?}", c.outcome)
+    };
+    assert_eq!(bundle.get("image/png"), Some("iVBORw=="));
+}
+
+#[test]
 fn exceptions_carry_the_users_lines_and_frames() {
     let c = run("x = 1\ny = 0\nprint(x / y)\n");
     let d = diagnostic(&c);

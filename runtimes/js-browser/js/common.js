@@ -1,0 +1,170 @@
+// What the runners of the backends on the page's own engines share (JavaScript's runner.js and
+// Python's Pyodide runner): a run's output to the page (its limit, its batching, display
+// events) and the
+// answers of the `polyrun` helpers over the variables the page sent. scripts/web puts this
+// file first in each runner's source. Everything here is frozen before any guest code runs:
+// a guest can call it (as it can call its own helpers) but not replace it.
+'use strict';
+const polyrunPage = (() => {
+  /**
+   * A run's first writes go to the page one by one, as they happen; past this many, writes are
+   * gathered for up to BATCH_MS or BATCH_BYTES (each message to the page costs tens of µs).
+   */
+  const EAGER_WRITES = 1000;
+  const BATCH_MS = 5;
+  const BATCH_BYTES = 16 * 1024;
+  const encoder = new TextEncoder();
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const NativeError = Error;
+  const now = () => performance.now();
+
+  /**
+   * The output of one run: `write` counts bytes against the run's limit (cutting the write that
+   * crosses it at a character boundary) and sends `{ type: 'event', event }` messages on `port`.
+   */
+  class Output {
+    #port;
+    #limit;
+    #used = 0;
+    #pending = [];
+    #pendingBytes = 0;
+    #writes = 0;
+    #flushed = now();
+    #decoders = {};
+
+    /** @param {MessagePort} port @param {number|null|undefined} limit bytes (none: no limit) */
+    constructor(port, limit) {
+      this.#port = port;
+      this.#limit = limit ?? null;
+    }
+
+    /**
+     * Writes `data` (a string, or UTF-8 bytes: a stream's bytes may split a character) to
+     * `stream` (`stdout`/`stderr`). Returns `false` when it crossed the limit (what fits went).
+     */
+    write(stream, data) {
+      let bytes = typeof data === 'string' ? encoder.encode(data) : data;
+      let over = false;
+      if (this.#limit !== null && this.#used + bytes.length > this.#limit) {
+        let cut = Math.max(0, this.#limit - this.#used);
+        while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--;
+        bytes = bytes.subarray(0, cut);
+        over = true;
+      }
+      this.#used += bytes.length;
+      this.#decoders[stream] ??= new TextDecoder();
+      const text = this.#decoders[stream].decode(bytes, { stream: !over });
+      if (text !== '') {
+        const last = this.#pending[this.#pending.length - 1];
+        if (last && last.type === stream) last.text += text;
+        else this.#pending.push({ type: stream, text });
+        this.#pendingBytes += bytes.length;
+        this.#writes++;
+      }
+      // A program busy after it has printed is still seen: no write waits unless many came.
+      if (over || this.#writes <= EAGER_WRITES || this.#pendingBytes >= BATCH_BYTES
+        || now() - this.#flushed >= BATCH_MS) this.flush();
+      return !over;
+    }
+
+    /**
+     * Sends a rich display event (`bundle`: MIME type → text), counted against the limit as
+     * the engine counts it (the bytes of its values). Returns `false` when it did not fit.
+     */
+    display(bundle) {
+      let n = 0;
+      for (const v of Object.values(bundle)) n += encoder.encode(String(v)).length;
+      this.flush();
+      if (this.#limit !== null && this.#used + n > this.#limit) {
+        this.#used = this.#limit;
+        return false;
+      }
+      this.#used += n;
+      this.#port.postMessage({ type: 'event', event: { type: 'display', bundle } });
+      return true;
+    }
+
+    /** Sends what is pending. */
+    flush() {
+      if (this.#pending.length === 0) return;
+      for (const event of this.#pending) this.#port.postMessage({ type: 'event', event });
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      this.#flushed = now();
+    }
+  }
+  Object.freeze(Output.prototype);
+  Object.freeze(Output);
+
+  // ---- the polyrun helpers: the engine's `Helpers` answers, over the page's variables ----
+  function checkName(name) {
+    const n = encoder.encode(name).length;
+    if (n === 0 || n > 256) throw new NativeError('a variable name must be 1 to 256 bytes long');
+  }
+  function checkSize(run, what, value) {
+    const n = encoder.encode(stringify(value) ?? 'null').length;
+    const max = run.job.max_value_bytes;
+    if (n > max) throw new NativeError(`${what} is ${n} bytes of JSON; the limit is ${max}`);
+  }
+  function setVariable(run, name, value) {
+    const vars = run.variables;
+    vars[name] = { value, version: (vars[name]?.version ?? 0) + 1 };
+    run.changed = true;
+  }
+
+  /**
+   * Answers one helper call (`{ op, ... }`, the engine's HostCall) for `run`, which holds
+   * `job` (its `max_value_bytes`), `helpers` (`input`, `context`), `variables` and the
+   * `changed`/`output` it reports. Throws an Error with the engine's message on a refusal.
+   */
+  function answer(run, call) {
+    const vars = run.variables;
+    switch (call.op) {
+      case 'input': return run.helpers.input ?? null;
+      case 'event': return run.helpers.context ?? null;
+      case 'output': checkSize(run, 'the output', call.value); run.output = call.value; return null;
+      case 'get_variable': checkName(call.name); return vars[call.name]?.value ?? null;
+      case 'set_variable': checkName(call.name); checkSize(run, 'the value', call.value); setVariable(run, call.name, call.value); return null;
+      case 'read_variable': checkName(call.name); return { value: vars[call.name]?.value ?? null, version: vars[call.name]?.version ?? 0 };
+      case 'swap_variable': {
+        checkName(call.name);
+        checkSize(run, 'the value', call.value);
+        if ((vars[call.name]?.version ?? 0) !== call.version) return false;
+        setVariable(run, call.name, call.value);
+        return true;
+      }
+      default: throw new NativeError(`malformed helper call: unknown op ${stringify(call.op)}`);
+    }
+  }
+
+  /** The host function of the helpers' preludes: request JSON in, `{ok}`/`{error}` JSON out. */
+  function host(run, request) {
+    try {
+      return stringify({ ok: answer(run, parse(request)) });
+    } catch (e) {
+      return stringify({ error: e.message });
+    }
+  }
+
+  /**
+   * The state of a run from the page's `run` message (`{ job, stdin, interactive, helpers }`):
+   * its stdin lines, its helpers' input, context and variables (what it changes goes back with
+   * its result), and its Output on `port`. A runner adds its own fields.
+   */
+  function newRun(m, port) {
+    return {
+      job: m.job,
+      lines: m.stdin ?? [],
+      interactive: Boolean(m.interactive),
+      helpers: m.helpers ?? {},
+      variables: { ...(m.helpers?.variables ?? {}) },
+      changed: false,
+      output: undefined,
+      out: new Output(port, m.job.limits.output_bytes),
+      ended: false,
+    };
+  }
+
+  return Object.freeze({ Output, host, newRun });
+})();
