@@ -25,7 +25,8 @@ const ADAPTERS = {
   // polyrun's web build, through its public API (a Web Worker; a fresh guest state per run).
   async polyrun() {
     const { Polyrun } = await import(here('/site/polyrun.js'));
-    const pr = await Polyrun.load({ baseUrl: here('/site/'), serviceWorker: false });
+    // As a playground for one language loads polyrun (Python's interpreter next to the bundle).
+    const pr = await Polyrun.load({ baseUrl: here('/site/'), serviceWorker: false, preload: [language] });
     const info = pr.languages().find((l) => l.language === language);
     return {
       version: info.version,

@@ -104,12 +104,16 @@ export interface LoadOptions {
    * `null` turns one off. Nothing else is reachable from Python.
    */
   pythonPackages?: { pyodideIndex?: string | null; pypiIndex?: string | null };
+  /** Languages to start loading at once, next to the bundle (`['python']`: Pyodide). */
+  preload?: string[];
 }
 
 /** How long a run may overrun its time limit before its worker is terminated. */
 export const GRACE_MS: number;
 
 export class Polyrun {
+  /** Starts loading what `language`'s default backend needs (Python: Pyodide) ahead of its first run. */
+  preload(language: string): void;
   static load(options?: LoadOptions): Promise<Polyrun>;
   readonly stdinMechanism: 'atomics' | 'service-worker' | 'buffered';
   languages(): LanguageInfo[];

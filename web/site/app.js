@@ -271,9 +271,12 @@ function describe(outcome) {
 
 // --- Start ----------------------------------------------------------------------------------
 
+const initial = loadFromUrl();
 const pr = await Polyrun.load({
   baseUrl: new URL('.', location.href).href,
   onProgress: (e) => { status.textContent = `${e.stage}…`; },
+  // A shared Python link starts Python loading with the page.
+  preload: initial.lang ? [initial.lang] : [],
 });
 for (const l of pr.languages()) {
   const opt = document.createElement('option');
@@ -281,7 +284,6 @@ for (const l of pr.languages()) {
   opt.textContent = l.name;
   language.appendChild(opt);
 }
-const initial = loadFromUrl();
 if (initial.lang && pr.languages().some((l) => l.language === initial.lang)) language.value = initial.lang;
 setCode(initial.code ?? SAMPLES[language.value] ?? '');
 await offerServer(initial.on);
@@ -293,6 +295,7 @@ $('run').disabled = false;
 language.addEventListener('change', () => {
   setCode(SAMPLES[language.value] ?? '');
   saveToUrl();
+  pr.preload(language.value);
 });
 
 $('stop').addEventListener('click', () => engine().cancel());

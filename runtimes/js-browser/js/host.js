@@ -83,6 +83,11 @@ export class PageEngine {
     addEventListener('message', (e) => this.#onFrameMessage(e));
   }
 
+  /** Starts the frame and its first workers (and their files loading) ahead of a first run. */
+  warm() {
+    this.#ready().catch(() => {});
+  }
+
   /** `true` when a running program can ask for stdin lines one by one. */
   async interactive() {
     return (await this.#ready()).interactive;
