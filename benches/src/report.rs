@@ -545,7 +545,9 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
          what it compiled and learnt from one run to the next) and with a fresh global state per \
          run as a sandbox needs (`browser-js-worker`: a new Worker per run). polyrun's JavaScript \
          runs on the page's engine too (the `browser` backend: a fresh Worker per run, started \
-         ahead, in a sandboxed frame). Every \
+         ahead, in a sandboxed frame), and its Python on Pyodide (the `pyodide` backend: one \
+         interpreter in a sandboxed frame, a fresh `__main__` per run, loaded next to the \
+         bundle as a Python playground asks with `preload`). Every \
          runtime gets a fresh browser context: the page is opened with an empty HTTP cache \
          (gzipped bytes and time from navigation to hello world's output), then again with the \
          cache warm; in that page each program runs once untimed (its output must equal the \

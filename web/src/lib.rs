@@ -103,8 +103,9 @@ mod bundle {
 /// The job (JSON) of a run `command` whose backend, `backend`, runs on the page's own engines
 /// (JavaScript's `browser`, Python's `pyodide`): what the page's runner needs of a run —
 /// `backend`, `code`, `filename`, `session`, `limits` as the engine resolved them, and the
-/// helpers' value limit (the engine's [`MAX_VALUE_BYTES`](polyrun_engine::helpers::MAX_VALUE_BYTES):
-/// the one source of it). `None` for every other backend, and for the runs the bundle's worker
+/// helpers' limits — the value limit ([`MAX_VALUE_BYTES`](polyrun_engine::helpers::MAX_VALUE_BYTES))
+/// and the namespace's quota ([`Quota`](polyrun_engine::helpers::Quota)), named as the bundle's
+/// own helpers name the page's namespace: the engine is the one source of them. `None` for every other backend, and for the runs the bundle's worker
 /// takes instead ([`worker_backend`]): those that read stdin, did not choose their backend nor a
 /// session, on a page where the frame cannot wait for a line (`stdin_waits` false: interactive
 /// stdin without shared memory; the worker reads through the service worker).
@@ -122,6 +123,7 @@ pub fn page_job(
         return None;
     }
     let request = command.request();
+    let quota = polyrun_engine::helpers::Quota::default();
     Some(
         serde_json::json!({
             "backend": backend.backend,
@@ -130,6 +132,8 @@ pub fn page_job(
             "session": command.session,
             "limits": request.limits,
             "max_value_bytes": polyrun_engine::helpers::MAX_VALUE_BYTES,
+            "quota": {"variables": quota.variables, "bytes": quota.bytes},
+            "namespace": polyrun_engine::helpers::DEFAULT_NAMESPACE,
         })
         .to_string(),
     )
@@ -267,6 +271,11 @@ mod tests {
         assert_eq!(job["filename"], "main.js");
         assert_eq!(job["limits"]["wall_time_ms"], 1234);
         assert!(job["max_value_bytes"].as_u64().unwrap() > 0);
+        assert_eq!(
+            job["quota"]["variables"],
+            polyrun_engine::helpers::MAX_VARIABLES
+        );
+        assert_eq!(job["namespace"], polyrun_engine::helpers::DEFAULT_NAMESPACE);
         // Reading stdin where the frame cannot wait: the worker (Boa) takes it.
         let reads = cmd("let n = prompt('n?')");
         assert!(route(&reads, false).is_none());

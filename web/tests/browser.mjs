@@ -763,6 +763,42 @@ await test('Python on Pyodide: an import it lacks is installed from the package 
   fs.rmSync(root, { recursive: true, force: true });
 });
 
+await test("the page's runners keep a namespace's quota as the engine does (JavaScript on the page, Python on Pyodide)", async () => {
+  const { page, errors, server } = await open();
+  const r = await page.evaluate(async () => {
+    const { Polyrun } = await import('./polyrun.js');
+    const pr = await Polyrun.load({ baseUrl: new URL('.', location.href).href });
+    const run = async (language, code, namespace) => {
+      let out = '';
+      const outcome = await pr.run(language, code, { namespace, onEvent: (e) => { if (e.type === 'stdout') out += e.text; } });
+      return { outcome, out, count: Object.keys(pr.variables(namespace)).length };
+    };
+    const js = await run('javascript', `for (let i = 0; i <= 10000; i++) {
+  try { polyrun.setVariable("v" + i, i); } catch (e) { console.log(i, e.message); }
+}
+polyrun.setVariable("v0", "replaced: not a new variable");
+console.log(polyrun.getVariable("v0"));`, 'js');
+    const py = await run('python', `import polyrun
+for i in range(10001):
+    try:
+        polyrun.set_variable("v%d" % i, i)
+    except Exception as e:
+        print(i, e)
+`, 'py');
+    // The quota counts what the namespace held before the run too.
+    const again = await run('python', 'import polyrun\ntry:\n    polyrun.set_variable("one more", 1)\nexcept Exception as e:\n    print(e)', 'py');
+    return { js, py, again };
+  });
+  assert.match(r.js.out, /^10000 .*the namespace `default` holds 10000 other variables; the limit is 10000\nreplaced: not a new variable\n$/, JSON.stringify(r.js));
+  assert.equal(r.js.count, 10000);
+  assert.match(r.py.out, /^10000 .*the namespace `default` holds 10000 other variables; the limit is 10000\n$/, JSON.stringify(r.py));
+  assert.equal(r.py.count, 10000);
+  assert.match(r.again.out, /holds 10000 other variables/, JSON.stringify(r.again));
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
 // The page served by `polyrun serve` (POLYRUN_BIN, set by scripts/web test): runs on the server
 // stream into the same terminal, with typed stdin, the error line and Stop.
 await test('run on the server: polyrun serve streams into the terminal, with stdin, the error line and Stop', async () => {

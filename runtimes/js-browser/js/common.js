@@ -102,20 +102,53 @@ const polyrunPage = (() => {
     const n = encoder.encode(name).length;
     if (n === 0 || n > 256) throw new NativeError('a variable name must be 1 to 256 bytes long');
   }
+  const jsonBytes = (value) => encoder.encode(stringify(value) ?? 'null').length;
+  /** The bytes of JSON of `value`, refused past the value limit. */
   function checkSize(run, what, value) {
-    const n = encoder.encode(stringify(value) ?? 'null').length;
+    const n = jsonBytes(value);
     const max = run.job.max_value_bytes;
     if (n > max) throw new NativeError(`${what} is ${n} bytes of JSON; the limit is ${max}`);
+    return n;
   }
-  function setVariable(run, name, value) {
+  /** Each variable's bytes of JSON (measured once per run, then kept up to date). */
+  function sizes(run) {
+    if (!run.sizes) {
+      run.sizes = new Map();
+      run.totalBytes = 0;
+      for (const [name, v] of Object.entries(run.variables)) {
+        const n = jsonBytes(v.value);
+        run.sizes.set(name, n);
+        run.totalBytes += n;
+      }
+    }
+    return run.sizes;
+  }
+  /**
+   * Refuses a write of `bytes` to `name` that would take the namespace past its quota (the
+   * engine's `Quota`, sent with the job; the engine's messages).
+   */
+  function checkQuota(run, name, bytes) {
+    const quota = run.job.quota;
+    if (!quota) return;
+    const own = sizes(run).get(name);
+    const count = run.sizes.size - (own === undefined ? 0 : 1);
+    const total = run.totalBytes - (own ?? 0) + bytes;
+    const ns = run.job.namespace;
+    if (count + 1 > quota.variables) throw new NativeError(`the namespace \`${ns}\` holds ${count} other variables; the limit is ${quota.variables}`);
+    if (total > quota.bytes) throw new NativeError(`the namespace \`${ns}\` would hold ${total} bytes of JSON; the limit is ${quota.bytes}`);
+  }
+  function setVariable(run, name, value, bytes) {
     const vars = run.variables;
     vars[name] = { value, version: (vars[name]?.version ?? 0) + 1 };
     run.changed = true;
+    const s = sizes(run);
+    run.totalBytes += bytes - (s.get(name) ?? 0);
+    s.set(name, bytes);
   }
 
   /**
    * Answers one helper call (`{ op, ... }`, the engine's HostCall) for `run`, which holds
-   * `job` (its `max_value_bytes`), `helpers` (`input`, `context`), `variables` and the
+   * `job` (its `max_value_bytes`, `quota`, `namespace`), `helpers` (`input`, `context`), `variables` and the
    * `changed`/`output` it reports. Throws an Error with the engine's message on a refusal.
    */
   function answer(run, call) {
@@ -125,13 +158,20 @@ const polyrunPage = (() => {
       case 'event': return run.helpers.context ?? null;
       case 'output': checkSize(run, 'the output', call.value); run.output = call.value; return null;
       case 'get_variable': checkName(call.name); return vars[call.name]?.value ?? null;
-      case 'set_variable': checkName(call.name); checkSize(run, 'the value', call.value); setVariable(run, call.name, call.value); return null;
+      case 'set_variable': {
+        checkName(call.name);
+        const bytes = checkSize(run, 'the value', call.value);
+        checkQuota(run, call.name, bytes);
+        setVariable(run, call.name, call.value, bytes);
+        return null;
+      }
       case 'read_variable': checkName(call.name); return { value: vars[call.name]?.value ?? null, version: vars[call.name]?.version ?? 0 };
       case 'swap_variable': {
         checkName(call.name);
-        checkSize(run, 'the value', call.value);
+        const bytes = checkSize(run, 'the value', call.value);
+        checkQuota(run, call.name, bytes);
         if ((vars[call.name]?.version ?? 0) !== call.version) return false;
-        setVariable(run, call.name, call.value);
+        setVariable(run, call.name, call.value, bytes);
         return true;
       }
       default: throw new NativeError(`malformed helper call: unknown op ${stringify(call.op)}`);

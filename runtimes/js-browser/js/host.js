@@ -293,7 +293,7 @@ export class PageEngine {
   }
 
   #discard() {
-    this.#frame?.iframe.remove();
+    this.#frame?.iframe?.remove();
     this.#frame = null;
   }
 
@@ -343,7 +343,8 @@ export class PageEngine {
 
   #onFrameMessage(e) {
     const frame = this.#frame;
-    if (!frame || e.source !== frame.iframe.contentWindow) return;
+    // Every PageEngine hears every frame's messages (and this one's frame may still be loading).
+    if (!frame?.iframe || e.source !== frame.iframe.contentWindow) return;
     const m = e.data;
     if (m.type === 'loaded') frame.loaded();
     else if (m.type === 'ready') frame.started(m);
