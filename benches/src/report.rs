@@ -352,8 +352,14 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
                 w,
                 "| language | first output, first run in a worker (ms) | later runs (ms) |\n|---|---|---|"
             );
-            for (lang, title, _, _) in REFERENCE {
+            for (lang, native, _, _) in REFERENCE {
                 let t = &b["time_to_first_output_warm_cache"][lang];
+                // The browser's default backend, named by the comparison when it ran.
+                let title = r
+                    .browser_comparison
+                    .as_ref()
+                    .and_then(|c| browser_runtime(c, "polyrun", lang))
+                    .map_or_else(|| native.to_string(), |rt| browser_title(lang, &rt.version));
                 let _ = writeln!(
                     w,
                     "| {title} | {} | {} |",
@@ -475,6 +481,20 @@ fn short_error(e: &str) -> String {
     e.replace("Error: ", "")
 }
 
+/// A language's name with its browser backend's version: `Python — Python 3.14 (Pyodide 314.0.7)`.
+fn browser_title(lang: &str, version: &str) -> String {
+    let name = REFERENCE
+        .iter()
+        .find(|x| x.0 == lang)
+        .and_then(|x| x.1.split(" (").next())
+        .map_or_else(|| capitalise(lang), str::to_string);
+    if version.is_empty() {
+        name
+    } else {
+        format!("{name} — {version}")
+    }
+}
+
 /// The browser runtime each of polyrun's languages is compared with.
 const BROWSER_PEERS: [(&str, &str); 5] = [
     ("javascript", "browser-js"),
@@ -579,13 +599,10 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
             continue;
         }
         // polyrun's backend in the browser, by its version (JavaScript: the page's engine).
-        let name = REFERENCE
-            .iter()
-            .find(|x| x.0 == lang)
-            .and_then(|x| x.1.split(" (").next())
-            .map_or_else(|| capitalise(lang), str::to_string);
-        let title = browser_runtime(c, "polyrun", lang)
-            .map_or_else(|| name.clone(), |r| format!("{name} ({})", r.version));
+        let title = browser_runtime(c, "polyrun", lang).map_or_else(
+            || browser_title(lang, ""),
+            |r| browser_title(lang, &r.version),
+        );
         let ratios: Vec<f64> = pairs.iter().map(|(_, a, b)| a / b).collect();
         let _ = writeln!(
             w,
