@@ -253,7 +253,6 @@ export class Polyrun {
 
   /** Runs a job the worker handed back on the page's own engines (JavaScript's, Pyodide). */
   async #pageRun(cur, job) {
-    const kind = job.backend === 'pyodide' ? PYTHON : JAVASCRIPT;
     const engine = this.#pageEngine(job.backend);
     cur.page = engine;
     // The hard stop counts from the code's start (onStart below), not through a first run's
@@ -279,7 +278,7 @@ export class Polyrun {
         },
       });
     } catch (e) {
-      reply = { error: { kind: 'load', language: kind.name.toLowerCase(), message: `the page's ${kind.name} engine: ${e.message ?? e}` } };
+      reply = { error: { kind: 'load', language: engine.name.toLowerCase(), message: `the page's ${engine.name} engine: ${e.message ?? e}` } };
     }
     if (this.#current === cur) this.#complete(reply);
   }

@@ -1,6 +1,6 @@
 // What the runners of the backends on the page's own engines share (JavaScript's runner.js and
 // Python's Pyodide runner): a run's output to the page (its limit, its batching, display
-// events) and the
+// events), its stdin lines, and the
 // answers of the `polyrun` helpers over the variables the page sent. scripts/web puts this
 // file first in each runner's source. Everything here is frozen before any guest code runs:
 // a guest can call it (as it can call its own helpers) but not replace it.
@@ -206,5 +206,34 @@ const polyrunPage = (() => {
     };
   }
 
-  return Object.freeze({ Output, host, newRun });
+  const decoder = new TextDecoder();
+
+  /** The views of the frame's stdin SharedArrayBuffer (frame.js's layout), or `null`. */
+  function stdinViews(sab) {
+    return sab ? { flag: new Int32Array(sab, 0, 2), data: new Uint8Array(sab, 8) } : null;
+  }
+
+  /**
+   * The run's next stdin line (without its end of line), or `null` at the end of input: the
+   * lines the page sent first, then, when the run is interactive and `shared` (stdinViews) is
+   * there, one asked of the page (`stdin-request` on `port`), waited for with `Atomics.wait`.
+   */
+  function readLine(run, shared, port) {
+    if (run.lines.length > 0) return run.lines.shift();
+    if (!run.interactive || !shared) return null;
+    run.out.flush();
+    // flag: 0 = waiting, 1 = a line is in data, 2 = end of input (as the bundle's worker).
+    const { flag, data } = shared;
+    Atomics.store(flag, 0, 0);
+    port.postMessage({ type: 'stdin-request' });
+    Atomics.wait(flag, 0, 0);
+    if (Atomics.load(flag, 0) === 2) {
+      run.interactive = false;
+      return null;
+    }
+    // TextDecoder refuses views of shared memory: a copy.
+    return decoder.decode(data.slice(0, Atomics.load(flag, 1)));
+  }
+
+  return Object.freeze({ Output, host, newRun, stdinViews, readLine });
 })();

@@ -83,6 +83,11 @@ export class PageEngine {
     addEventListener('message', (e) => this.#onFrameMessage(e));
   }
 
+  /** The language it runs (`JavaScript`, `Python`). */
+  get name() {
+    return this.#kind.name;
+  }
+
   /** Starts the frame and its first workers (and their files loading) ahead of a first run. */
   warm() {
     this.#ready().catch(() => {});

@@ -9,7 +9,7 @@
 (() => {
   const MAX_DEPTH = 2;
   const MAX_ITEMS = 100;
-  const { host: answerHelper, newRun } = polyrunPage;
+  const { host: answerHelper, newRun, stdinViews, readLine: nextLine } = polyrunPage;
   // The intrinsics used here, before the guest's code can replace them.
   const { keys, defineProperty } = Object;
   const globalEval = eval;
@@ -19,7 +19,6 @@
   const NativeSyntaxError = SyntaxError;
   const NativeError = Error;
   const now = () => performance.now();
-  const decoder = new TextDecoder();
   const nativeSetTimeout = setTimeout;
   const nativeClearTimeout = clearTimeout;
   const nativeSetInterval = setInterval;
@@ -186,20 +185,9 @@
 
   function readLine() {
     live();
-    if (run.lines.length > 0) return run.lines.shift();
-    if (!run.interactive || !shared) return null;
-    run.out.flush();
-    // flag: 0 = waiting, 1 = a line is in data, 2 = end of input (as the bundle's worker).
-    const { flag, data } = shared;
-    Atomics.store(flag, 0, 0);
-    port.postMessage({ type: 'stdin-request' });
-    Atomics.wait(flag, 0, 0);
+    const line = nextLine(run, shared, port);
     live();
-    if (Atomics.load(flag, 0) === 2) {
-      run.interactive = false;
-      return null;
-    }
-    return decoder.decode(data.slice(0, Atomics.load(flag, 1)));
+    return line;
   }
 
   // ---- the polyrun helpers (common.js answers them) ----
@@ -398,8 +386,7 @@
   self.addEventListener('message', (first) => {
     if (port || !first.data?.port) return;
     port = first.data.port;
-    const sab = first.data.sab;
-    if (sab) shared = { flag: new Int32Array(sab, 0, 2), data: new Uint8Array(sab, 8) };
+    shared = stdinViews(first.data.sab);
     port.onmessage = (e) => {
       const m = e.data;
       if (m.type !== 'run') return;

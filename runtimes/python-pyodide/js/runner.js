@@ -10,7 +10,7 @@
 (() => {
   /** Where Pyodide believes its files are: never fetched (the fetch below answers). */
   const INDEX = 'https://pyodide.polyrun.invalid/';
-  const { host: answerHelper, newRun } = polyrunPage;
+  const { host: answerHelper, newRun, stdinViews, readLine } = polyrunPage;
   const decoder = new TextDecoder();
 
   let port = null;
@@ -80,7 +80,7 @@
     py.setStderr({ write: (bytes) => write('stderr', bytes) });
     // Each line ends the read that asked for it (`autoEOF`: a short read, not the end of
     // input), so a program gets a typed line as soon as it is typed; `null` is the end.
-    py.setStdin({ stdin: readLine, autoEOF: true });
+    py.setStdin({ stdin: stdinLine, autoEOF: true });
     if (interrupt) py.setInterruptBuffer(interrupt);
     // runner.py's private module: outcomes.py (with the helpers' host function), then runner.py.
     py.registerJsModule('_polyrun_page', {
@@ -161,21 +161,10 @@ m.__dict__`);
   }
 
   /** Pyodide's stdin callback: a line with its end of line, or `null` (end of input). */
-  function readLine() {
+  function stdinLine() {
     if (!run || run.ended) return null;
-    if (run.lines.length > 0) return `${run.lines.shift()}\n`;
-    if (!run.interactive || !shared) return null;
-    run.out.flush();
-    // flag: 0 = waiting, 1 = a line is in data, 2 = end of input (as the bundle's worker).
-    const { flag, data } = shared;
-    Atomics.store(flag, 0, 0);
-    port.postMessage({ type: 'stdin-request' });
-    Atomics.wait(flag, 0, 0);
-    if (Atomics.load(flag, 0) === 2) {
-      run.interactive = false;
-      return null;
-    }
-    return `${decoder.decode(data.slice(0, Atomics.load(flag, 1)))}\n`;
+    const line = readLine(run, shared, port);
+    return line === null ? null : `${line}\n`;
   }
 
   /** Reports the run's outcome (once); `idle`: the interpreter has returned. */
@@ -246,8 +235,7 @@ m.__dict__`);
   self.addEventListener('message', (first) => {
     if (port || !first.data?.port) return;
     port = first.data.port;
-    const { sab } = first.data;
-    if (sab) shared = { flag: new Int32Array(sab, 0, 2), data: new Uint8Array(sab, 8) };
+    shared = stdinViews(first.data.sab);
     if (first.data.interrupt) interrupt = new Int32Array(first.data.interrupt);
     port.onmessage = (e) => {
       const m = e.data;
