@@ -119,8 +119,28 @@ pub fn manager() -> Result<RuntimeManager, Error> {
 /// Serves the worker protocol on stdin/stdout with every compiled-in language, until stdin
 /// ends. This is what `polyrun worker` runs.
 pub fn serve_worker() -> Result<(), Error> {
+    polyrun_manager::confine::confine_process(&worker_policy());
     let stdin = std::io::stdin();
     polyrun_manager::worker_server::serve(registry(), stdin.lock(), std::io::stdout())
+}
+
+/// What a confined `polyrun worker` may touch: the artifact cache (read only) and its
+/// compiled-module directory (a worker that is first to load a module compiles and caches it),
+/// the time-zone files, `/dev/null`. See [`polyrun_manager::confine`].
+pub fn worker_policy() -> polyrun_manager::confine::Policy {
+    let cache = polyrun_packaging::Cache::from_env();
+    let compiled = cache.compiled_dir();
+    // Made now: once confined, the worker could not create it.
+    let _ = std::fs::create_dir_all(&compiled);
+    polyrun_manager::confine::Policy {
+        read: vec![
+            cache.root().to_path_buf(),
+            "/etc/localtime".into(),
+            "/usr/share/zoneinfo".into(),
+        ],
+        write: vec![compiled, "/dev/null".into()],
+        data_bytes: polyrun_manager::confine::DEFAULT_DATA_BYTES,
+    }
 }
 
 /// If this process was started as a polyrun worker (`POLYRUN_WORKER=1`), serves the worker

@@ -174,11 +174,32 @@ pub struct RuntimeDescriptor {
     pub load: fn(&LoadContext) -> Result<Box<dyn Runtime>, Error>,
     /// Fetches, verifies and precompiles what the backend needs ahead of its first run
     /// (`polyrun fetch`); `None` for backends that need nothing.
-    pub prepare: Option<PrepareFn>,
+    pub prepare: Option<Prepare>,
 }
 
-/// Fetches and precompiles a backend's artifacts; see [`RuntimeDescriptor::prepare`].
+/// Fetches and precompiles a backend's artifacts; see [`Prepare::run`].
 pub type PrepareFn = fn(&LoadContext) -> Result<PrepareReport, Error>;
+
+/// How a backend gets what it needs on disk before it can load; see
+/// [`RuntimeDescriptor::prepare`].
+#[derive(Clone, Copy)]
+pub struct Prepare {
+    /// Fetches, builds, verifies and precompiles (network, compilers): what `polyrun fetch`
+    /// runs. A second call only verifies.
+    pub run: PrepareFn,
+    /// `true` once nothing must be fetched, built or compiled any more — a cheap check of
+    /// files (no hashing). Hosts with worker processes check it before a backend's first run
+    /// and run [`Prepare::run`] in their own process when it is `false`: a confined worker can
+    /// neither open a socket nor start a compiler, and a first compile inside a run would
+    /// count against its time limit.
+    pub ready: fn() -> bool,
+}
+
+impl std::fmt::Debug for Prepare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepare").finish_non_exhaustive()
+    }
+}
 
 /// What [`RuntimeDescriptor::prepare`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod alloc;
+pub mod confine;
 mod instance;
 pub mod pipeline;
 pub mod protocol;
@@ -319,6 +320,7 @@ impl ManagerBuilder {
                 idle_workers: Mutex::new(Vec::new()),
                 max_idle_workers: self.idle_workers,
                 store: self.store,
+                prepared: Mutex::default(),
             }),
         }
     }
@@ -333,6 +335,8 @@ struct Inner {
     idle_workers: Mutex<Vec<Worker>>,
     max_idle_workers: usize,
     store: Arc<dyn VariableStore>,
+    /// Backends whose artifacts are known to be in place (see `prepare_here`).
+    prepared: Mutex<std::collections::HashSet<(&'static str, &'static str)>>,
 }
 
 /// The entry point: runs code in any registered language. Cheap to clone; `Send + Sync`, so
@@ -550,6 +554,7 @@ impl RuntimeManager {
         key: Option<&str>,
         io: &RunIo,
     ) -> Result<worker_client::WorkerRun, Error> {
+        self.prepare_here(desc, io)?;
         match session {
             Some((name, slot)) => {
                 let mut worker = match slot.take().and_then(|mut w| w.is_alive().then_some(w)) {
@@ -576,6 +581,27 @@ impl RuntimeManager {
                 r
             }
         }
+    }
+
+    /// Fetches, builds or compiles what `desc` still needs, in this process, before a worker
+    /// runs it (see [`polyrun_engine::Prepare::ready`]); progress goes to the run. Once ready,
+    /// a backend is not checked again; concurrent first uses wait for one preparation.
+    fn prepare_here(&self, desc: &RuntimeDescriptor, io: &RunIo) -> Result<(), Error> {
+        let Some(prepare) = desc.prepare else {
+            return Ok(());
+        };
+        let mut prepared = lock(&self.inner.prepared);
+        if prepared.contains(&(desc.id, desc.backend)) {
+            return Ok(());
+        }
+        if !(prepare.ready)() {
+            let progress = io.clone();
+            let ctx =
+                polyrun_engine::LoadContext::with_progress(Arc::new(move |e| progress.forward(e)));
+            (prepare.run)(&ctx)?;
+        }
+        prepared.insert((desc.id, desc.backend));
+        Ok(())
     }
 
     fn spawn_worker(&self) -> Result<Worker, Error> {

@@ -75,6 +75,9 @@ pub struct WorkerCapabilities {
     pub sessions: bool,
     /// Interactive stdin through `input_request` / `input`.
     pub stdin: bool,
+    /// The process's confinement, when it confined itself (see [`crate::confine`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confinement: Option<crate::confine::Confinement>,
 }
 
 /// What a worker writes, one JSON object per line, tagged by `type`.

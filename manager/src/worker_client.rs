@@ -80,6 +80,12 @@ fn describe(status: ExitStatus) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
+        if status.signal() == Some(libc::SIGSYS) {
+            return crate::confine::KILLED_BY_CONFINEMENT.into();
+        }
+        if status.signal() == Some(libc::SIGXCPU) {
+            return "the worker passed its CPU-time backstop and was killed (SIGXCPU)".into();
+        }
         if let Some(sig) = status.signal() {
             let name = match sig {
                 libc::SIGKILL => "SIGKILL",

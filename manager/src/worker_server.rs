@@ -229,6 +229,7 @@ impl Executor {
             replies: Mutex::new((0, host_rx)),
         }));
 
+        crate::confine::cpu_backstop(limits.wall_time);
         let started = Instant::now();
         let result = self.pool.run_with(
             &desc,
@@ -338,6 +339,7 @@ pub fn serve(
                 idempotency: true,
                 sessions: true,
                 stdin: true,
+                confinement: crate::confine::applied().cloned(),
             },
         },
     );

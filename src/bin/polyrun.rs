@@ -372,7 +372,7 @@ fn fetch(langs: Vec<String>, list: bool, json: bool) -> u8 {
                 progress_view().show(&stage, done, total);
             }
         }));
-        let result = prepare(&ctx);
+        let result = (prepare.run)(&ctx);
         progress_view().finish();
         match result {
             Ok(report) => {

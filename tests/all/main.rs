@@ -5,6 +5,8 @@
 
 mod cli;
 mod common;
+#[cfg(target_os = "linux")]
+mod confine;
 mod helpers;
 mod manager;
 mod php_cli;

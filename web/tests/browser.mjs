@@ -472,7 +472,8 @@ await test('<polyrun-playground> elements run their snippets', async () => {
     await page.waitForSelector(`#${id}[data-ready="true"]`, { timeout: 30000 });
     await page.click(`#${id} .run`);
     await page.waitForSelector(`#${id}[data-state]`, { timeout: 30000 });
-    assert.equal(await page.getAttribute(`#${id}`, 'data-state'), 'completed', id);
+    const state = await page.getAttribute(`#${id}`, 'data-state');
+    assert.equal(state, 'completed', `${id}: ${state}: ${await page.$eval(`#${id}`, (el) => el.output)} ${await page.$eval(`#${id}`, (el) => el.shadowRoot.querySelector('.xterm-rows').textContent)}`);
     assert.match(await page.$eval(`#${id}`, (el) => el.output), expected, id);
     // The terminal shows it too, and the code sits in a CodeMirror editor in the shadow root.
     assert.match(await page.$eval(`#${id}`, (el) => el.shadowRoot.querySelector('.xterm-rows').textContent), /Hello from/, id);

@@ -2,7 +2,7 @@
 //! by wasmtime into the module cache.
 
 use crate::VARIANT;
-use polyrun_engine::{Error, LoadContext, PrepareFn, PrepareReport};
+use polyrun_engine::{Error, LoadContext, Prepare, PrepareReport};
 use polyrun_packaging::{BuildProgress, Built, Cache, Fetched, PHP};
 use polyrun_wasi::{Compiled, WasiModule};
 use std::sync::Arc;
@@ -14,8 +14,17 @@ fn load_error(message: impl std::fmt::Display) -> Error {
     }
 }
 
-/// `polyrun fetch php`.
-pub(crate) const PREPARE: Option<PrepareFn> = Some(prepare);
+/// `polyrun fetch php`; ready once php.wasm is built and compiled.
+pub(crate) const PREPARE: Option<Prepare> = Some(Prepare {
+    run: prepare,
+    ready: built,
+});
+
+fn built() -> bool {
+    Cache::from_env()
+        .built(&PHP, VARIANT)
+        .is_some_and(|b| polyrun_wasi::is_compiled(&b.info.sha256))
+}
 
 fn build(ctx: &LoadContext, cache: &Cache) -> Result<(Built, Fetched), Error> {
     cache

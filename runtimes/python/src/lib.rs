@@ -199,6 +199,7 @@ impl PythonRuntime {
         let slot = slot.clone();
         let parts = interp.enter(|vm| {
             let setup = || -> PyResult<_> {
+                Self::forbid_hand_made_code(vm);
                 let dict = vm.ctx.new_dict();
                 let module = vm.new_module("_polyrun", dict.clone(), None);
                 dict.set_item("__builtins__", vm.builtins.clone().into(), vm)?;
@@ -238,6 +239,33 @@ impl PythonRuntime {
 }
 
 impl PythonRuntime {
+    /// Guest code cannot make a code object other than by compiling source: RustPython runs
+    /// bytecode unchecked, so a hand-made `co_code` reads and writes out of bounds.
+    /// `types.CodeType(...)`, `CodeType.__new__`, `code.replace(...)` and `code.__replace__`
+    /// raise `TypeError` (the prelude refuses code objects from `marshal` as well).
+    fn forbid_hand_made_code(vm: &VirtualMachine) {
+        const REFUSED: &str =
+            "polyrun: code objects cannot be made by hand here (compile() source instead)";
+        fn refuse_new(
+            _: rustpython_vm::builtins::PyTypeRef,
+            _: rustpython_vm::function::FuncArgs,
+            vm: &VirtualMachine,
+        ) -> PyResult {
+            Err(vm.new_type_error(REFUSED))
+        }
+        let code = vm.ctx.types.code_type;
+        code.slots.new.store(Some(refuse_new));
+        for name in ["__new__", "replace", "__replace__"] {
+            let refuse = vm.new_function(
+                name,
+                |_: rustpython_vm::function::FuncArgs, vm: &VirtualMachine| -> PyResult {
+                    Err(vm.new_type_error(REFUSED))
+                },
+            );
+            code.set_attr(vm.ctx.intern_str(name), refuse.into());
+        }
+    }
+
     /// Puts `_host`, `_display`, `_write`, `_readline`, `_sleep` and `_urandom` into the
     /// prelude's globals.
     fn install_host_functions(

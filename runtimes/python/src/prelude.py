@@ -411,3 +411,28 @@ sys.prefix = sys.exec_prefix = sys.base_prefix = sys.base_exec_prefix = "/"
 sys.platlibdir = "lib"
 
 
+
+# Code objects come from the compiler only: RustPython runs bytecode unchecked, so marshal data
+# holding a code object (which may carry any bytecode) is refused. The rest of marshal works.
+import marshal as _marshal
+
+_marshal_loads, _marshal_load = _marshal.loads, _marshal.load
+_code_type = type(_denied.__code__)
+
+
+def _no_code(obj):
+    todo = [obj]
+    while todo:
+        o = todo.pop()
+        if type(o) is _code_type:
+            raise ValueError("polyrun: marshal data holding code objects is refused here")
+        if isinstance(o, (tuple, list, set, frozenset)):
+            todo.extend(o)
+        elif isinstance(o, dict):
+            todo.extend(o.keys())
+            todo.extend(o.values())
+    return obj
+
+
+_marshal.loads = lambda *args, **kwargs: _no_code(_marshal_loads(*args, **kwargs))
+_marshal.load = lambda *args, **kwargs: _no_code(_marshal_load(*args, **kwargs))

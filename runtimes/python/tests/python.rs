@@ -556,3 +556,40 @@ fn errors_in_the_final_expression_keep_their_line_and_column() {
     let c = run("a = 1\nb = [1, 2][a:]\nb[5]");
     assert_eq!(diagnostic(&c).line, Some(3));
 }
+
+#[test]
+fn code_objects_cannot_be_made_by_hand() {
+    // The bytecode that used to crash the process (an out-of-bounds read in the dispatch loop),
+    // and every other way to a hand-made code object: each one is a TypeError or ValueError.
+    let c = run(r#"
+import dis, marshal, types
+def f(): return 42
+op = dis.opmap
+evil = bytes([op["EXTENDED_ARG"], 0x10, op["EXTENDED_ARG"], 0, op["EXTENDED_ARG"], 0, op["JUMP_FORWARD"], 0, op["NOP"], 0])
+def attempt(label, g):
+    try:
+        g()
+    except (TypeError, ValueError) as e:
+        print(label, "refused", type(e).__name__)
+    else:
+        print(label, "ALLOWED")
+attempt("replace", lambda: exec(f.__code__.replace(co_code=evil)))
+attempt("__replace__", lambda: f.__code__.__replace__(co_consts=(200,)))
+attempt("CodeType", lambda: types.CodeType(0, 0, 0, 0, 0, 0, evil, (), (), (), "x", "x", "x", 1, b"", b""))
+attempt("__new__", lambda: types.CodeType.__new__(types.CodeType))
+attempt("marshal", lambda: marshal.loads(marshal.dumps(f.__code__)))
+attempt("marshal nested", lambda: marshal.loads(marshal.dumps([{"k": (f.__code__,)}])))
+print(marshal.loads(marshal.dumps([1, "two", {3: (4.5,)}])))
+print(f(), eval(compile("6 * 7", "<s>", "eval")))
+g = lambda: 1
+g.__code__ = f.__code__
+print(g())
+"#);
+    assert_eq!(
+        c.stdout,
+        "replace refused TypeError\n__replace__ refused TypeError\nCodeType refused TypeError\n\
+         __new__ refused TypeError\nmarshal refused ValueError\nmarshal nested refused ValueError\n\
+         [1, 'two', {3: (4.5,)}]\n42 42\n42\n",
+        "{c:?}"
+    );
+}

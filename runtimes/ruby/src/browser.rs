@@ -2,12 +2,12 @@
 //! artifacts) and compiled on the page's WebAssembly engine.
 
 use crate::ARTIFACT;
-use polyrun_engine::{Error, LoadContext, PrepareFn};
+use polyrun_engine::{Error, LoadContext, Prepare};
 use polyrun_wasi::WasiModule;
 use std::sync::Arc;
 
 /// Nothing to prepare: the worker fetches the module.
-pub(crate) const PREPARE: Option<PrepareFn> = None;
+pub(crate) const PREPARE: Option<Prepare> = None;
 
 /// The module the worker compiled.
 pub(crate) fn module(_ctx: &LoadContext) -> Result<Arc<dyn WasiModule>, Error> {

@@ -2,13 +2,22 @@
 //! wasmtime into the module cache.
 
 use crate::{ARTIFACT, load_error};
-use polyrun_engine::{Error, LoadContext, PrepareFn, PrepareReport};
+use polyrun_engine::{Error, LoadContext, Prepare, PrepareReport};
 use polyrun_packaging::{Cache, Fetched};
 use polyrun_wasi::{Compiled, WasiModule};
 use std::sync::Arc;
 
-/// `polyrun fetch ruby`.
-pub(crate) const PREPARE: Option<PrepareFn> = Some(prepare);
+/// `polyrun fetch ruby`; ready once ruby.wasm is in the cache and compiled.
+pub(crate) const PREPARE: Option<Prepare> = Some(Prepare {
+    run: prepare,
+    ready: fetched,
+});
+
+fn fetched() -> bool {
+    polyrun_packaging::artifact(ARTIFACT).is_ok_and(|a| {
+        Cache::from_env().cached(a).is_some() && polyrun_wasi::is_compiled(&a.sha256)
+    })
+}
 
 /// Fetches and verifies ruby.wasm and compiles it into the module cache (what `polyrun fetch
 /// ruby` does). A second call only verifies.

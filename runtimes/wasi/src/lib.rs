@@ -28,7 +28,7 @@ mod native;
 #[cfg(feature = "wasmtime")]
 pub use native::{
     Compiled, Module, WASMTIME_VERSION, WasmtimeInstance, WasmtimeModule, compile_cached,
-    compile_or_load, compiled_name, engine, shared_module,
+    compile_or_load, compiled_name, engine, is_compiled, shared_module,
 };
 
 #[cfg(feature = "browser")]

@@ -97,6 +97,15 @@ pub fn compiled_name(module_sha256: &str) -> String {
     format!("{module_sha256}-wasmtime{WASMTIME_VERSION}-{config}.cwasm")
 }
 
+/// `true` when the module cache holds the compiled form of the module whose sha256 is
+/// `module_sha256` (a cheap check of two files; loading verifies the checksum).
+pub fn is_compiled(module_sha256: &str) -> bool {
+    let cwasm = polyrun_packaging::Cache::from_env()
+        .compiled_dir()
+        .join(compiled_name(module_sha256));
+    cwasm.is_file() && cwasm.with_extension("cwasm.sha256").is_file()
+}
+
 fn wasi_err(language: &str) -> impl Fn(wasmtime::Error) -> Error + '_ {
     move |e| Error::Load {
         language: language.to_string(),
