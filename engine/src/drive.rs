@@ -26,7 +26,7 @@ pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 ///
 /// 1. the run's wall-clock budget starts (unless the caller armed it earlier);
 /// 2. a run stopped before it began (cancelled while queued) does not run at all;
-/// 3. a panic of the backend is caught and becomes [`Error::Internal`] (the instance is then
+/// 3. a panic of the backend is caught and becomes the outcome `crashed` (the instance is then
 ///    not reusable);
 /// 4. what the outcome carries counts against the output limit like the run's output: a value
 ///    past what is left trips the limit (the outcome is then `limit_exceeded`), an error's
@@ -46,11 +46,12 @@ pub fn drive(runtime: &mut dyn Runtime, request: &RunRequest, io: &RunIo) -> Dri
     let (result, reusable) = match catch_unwind(AssertUnwindSafe(|| runtime.run(request, io))) {
         Ok(Ok(outcome)) => (Ok(outcome), true),
         Ok(Err(e)) => (Err(e), false),
+        // A panic is the guest's doing as far as the caller can tell (hostile input reaching
+        // a backend's bug): an outcome, never a host error.
         Err(p) => (
-            Err(Error::Internal(format!(
-                "the backend panicked: {}",
-                panic_message(&*p)
-            ))),
+            Ok(Outcome::Crashed {
+                reason: format!("the backend panicked: {}", panic_message(&*p)),
+            }),
             false,
         ),
     };
@@ -137,12 +138,12 @@ mod tests {
         assert!(d.reusable);
 
         let d = drive(&mut rt, &RunRequest::new("panic"), &io(RunControl::new()));
-        assert!(
-            d.result
-                .unwrap_err()
-                .to_string()
-                .contains("panicked: scripted panic")
-        );
+        match d.result {
+            Ok(Outcome::Crashed { reason }) => {
+                assert!(reason.contains("panicked: scripted panic"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(!d.reusable);
     }
 

@@ -8,6 +8,7 @@ mod common;
 #[cfg(target_os = "linux")]
 mod confine;
 mod helpers;
+mod hostile;
 mod manager;
 mod php_cli;
 mod pipeline;
