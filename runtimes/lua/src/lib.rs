@@ -242,6 +242,33 @@ end
 io.write = writer(write_out, false)
 io.stdout.write = writer(write_out, true)
 io.stderr.write = writer(write_err, true)
+-- C functions run without hooks, so no deadline or cancel reaches inside them: the two whose
+-- loops a guest can make endless without allocating are bounded before they start. The
+-- originals run under pcall and their errors are raised again at the caller's line.
+local rep, move, tointeger = string.rep, table.move, math.tointeger
+local function again(ok, ...)
+  if ok then return ... end
+  error((...), 3)
+end
+-- string.rep('', 2^62) copies nothing 2^62 times: an empty result needs no loop.
+string.rep = function(...)
+  local s, n, sep = ...
+  if s == "" and (sep == nil or sep == "") and type(n) == "number" then
+    local count = tointeger(n)
+    if count and count > 0 then return "" end
+  end
+  return again(pcall(rep, ...))
+end
+-- table.move(t, 1, 2^62, 2) visits 2^62 slots; no table holds that many.
+local MAX_MOVE = 1 << 24
+table.move = function(...)
+  local _, f, e = ...
+  local first, last = tointeger(f), tointeger(e)
+  if first and last and last >= first and last - first >= MAX_MOVE then
+    error(format("bad argument #3 to 'table.move' (too many elements to move: at most %d per call in polyrun)", MAX_MOVE), 2)
+  end
+  return again(pcall(move, ...))
+end
 "#;
 
 impl LuaRuntime {
@@ -330,6 +357,20 @@ impl LuaRuntime {
         lua.set_named_registry_value(PACK_KEY, table.get::<Value>("pack")?)?;
         lua.set_named_registry_value(UNPACK_KEY, table.get::<Value>("unpack")?)?;
         let co: Table = g.get("coroutine")?;
+        // The prelude wraps some library functions (and tail-calls the originals, so errors
+        // keep the guest's line). Lua names a function in an error by finding it in the
+        // loaded-modules table, which guest code cannot reach: it keeps copies of the library
+        // tables with the originals, so messages still say `string.rep`.
+        let loaded: Table = lua.named_registry_value("_LOADED")?;
+        for name in ["string", "table"] {
+            let library: Table = g.get(name)?;
+            let copy = lua.create_table()?;
+            for pair in library.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                copy.raw_set(k, v)?;
+            }
+            loaded.raw_set(name, copy)?;
+        }
         lua.load(PRELUDE).set_name("=polyrun").call::<()>((
             g.get::<Value>("pcall")?,
             g.get::<Value>("xpcall")?,
