@@ -6,14 +6,16 @@
 namespace Polyrun {
     final class Host
     {
-        private static string $nonce = '';
         private static string $file = 'main.php';
         private static ?array $error = null;
 
         /** Takes the arguments, installs the handlers, returns the code to eval. */
         public static function start(): string
         {
-            [, self::$nonce, self::$file, $mode, $code] = $GLOBALS['argv'];
+            // The nonce lives only in the closures below: no property, global or argument the
+            // guest could reach (reflection reads properties; registered shutdown functions
+            // cannot be listed), so a guest cannot write a report line the host would take.
+            [, $nonce, self::$file, $mode, $code] = $GLOBALS['argv'];
             $GLOBALS['argv'] = $_SERVER['argv'] = [self::$file];
             $GLOBALS['argc'] = $_SERVER['argc'] = 1;
             foreach (['PHP_SELF', 'SCRIPT_NAME', 'SCRIPT_FILENAME', 'PATH_TRANSLATED'] as $k) {
@@ -21,9 +23,12 @@ namespace Polyrun {
             }
             set_error_handler([self::class, 'onError']);
             // Registered from a shutdown function, the report runs after the user's ones.
-            register_shutdown_function(static function (): void {
-                register_shutdown_function([Host::class, 'report']);
+            register_shutdown_function(static function () use ($nonce): void {
+                register_shutdown_function(static function () use ($nonce): void {
+                    Host::report($nonce);
+                });
             });
+            unset($nonce);
             return $mode === 'template' ? '?>' . $code : $code;
         }
 
@@ -130,7 +135,7 @@ namespace Polyrun {
         }
 
         /** The last shutdown function: what happened, for the host. */
-        public static function report(): void
+        public static function report(string $nonce): void
         {
             $error = self::$error;
             $last = error_get_last();
@@ -158,7 +163,7 @@ namespace Polyrun {
                 JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR | JSON_UNESCAPED_SLASHES
             );
             // STDERR itself: php://stderr would dup() the descriptor, which WASI cannot.
-            fwrite(STDERR, "\x01polyrun:" . self::$nonce . ':' . $json . "\n");
+            fwrite(STDERR, "\x01polyrun:" . $nonce . ':' . $json . "\n");
         }
     }
 }
