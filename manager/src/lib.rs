@@ -555,6 +555,26 @@ impl RuntimeManager {
         io: &RunIo,
     ) -> Result<worker_client::WorkerRun, Error> {
         self.prepare_here(desc, io)?;
+        let r = self.run_on_worker(desc, request, session, key, io);
+        // A worker killed by its confinement may have needed what is no longer in the cache
+        // (deleted under a long-running host): look again before the next run.
+        if let Ok(run) = &r
+            && matches!(&run.outcome, Outcome::Crashed { reason }
+                if reason.starts_with(confine::KILLED_BY_CONFINEMENT))
+        {
+            lock(&self.inner.prepared).remove(&(desc.id, desc.backend));
+        }
+        r
+    }
+
+    fn run_on_worker(
+        &self,
+        desc: &RuntimeDescriptor,
+        request: &RunRequest,
+        session: Option<(&str, &mut Option<Worker>)>,
+        key: Option<&str>,
+        io: &RunIo,
+    ) -> Result<worker_client::WorkerRun, Error> {
         match session {
             Some((name, slot)) => {
                 let mut worker = match slot.take().and_then(|mut w| w.is_alive().then_some(w)) {

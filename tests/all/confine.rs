@@ -4,8 +4,8 @@
 //! tracing or signalling its parent; refused for files outside its policy.
 
 use polyrun::engine::{
-    Capabilities, Error, LoadContext, Outcome, Registry, RunIo, RunRequest, Runtime,
-    RuntimeDescriptor, Stream,
+    Capabilities, Error, LoadContext, Outcome, Prepare, PrepareReport, Registry, RunIo, RunRequest,
+    Runtime, RuntimeDescriptor, Stream,
 };
 use polyrun::manager::confine::{self, KILLED_BY_CONFINEMENT, Policy};
 use polyrun::{Isolation, RunSpec, RuntimeManager, WorkerCommand};
@@ -35,6 +35,31 @@ const HOSTILE: RuntimeDescriptor = RuntimeDescriptor {
     load: |_: &LoadContext| Ok(Box::new(Hostile) as Box<dyn Runtime>),
     prepare: None,
 };
+
+/// The same backend with a `prepare` whose readiness checks are counted (in the manager's
+/// process: the worker never prepares).
+const PREPARED: RuntimeDescriptor = RuntimeDescriptor {
+    backend: "raw-syscalls-prepared",
+    prepare: Some(Prepare {
+        run: |_: &LoadContext| Ok(PrepareReport::default()),
+        ready: counted_ready,
+    }),
+    ..HOSTILE
+};
+
+static READY_CHECKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn counted_ready() -> bool {
+    READY_CHECKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    true
+}
+
+fn registry() -> Registry {
+    let mut registry = Registry::new();
+    registry.register(HOSTILE);
+    registry.register(PREPARED);
+    registry
+}
 
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
@@ -123,8 +148,7 @@ fn hostile_worker_entry() {
         write: vec![PathBuf::from(&dir).join("writable")],
         data_bytes: confine::DEFAULT_DATA_BYTES,
     });
-    let mut registry = Registry::new();
-    registry.register(HOSTILE);
+    let registry = registry();
     let stdin = std::io::stdin();
     let code =
         match polyrun::manager::worker_server::serve(registry, stdin.lock(), std::io::stdout()) {
@@ -135,8 +159,7 @@ fn hostile_worker_entry() {
 }
 
 fn hostile_manager(dir: &std::path::Path) -> RuntimeManager {
-    let mut registry = Registry::new();
-    registry.register(HOSTILE);
+    let registry = registry();
     let exe = std::env::current_exe().unwrap();
     let mut cmd = WorkerCommand::new(exe).env(DIR_ENV, dir.to_str().unwrap());
     cmd.args = [
@@ -157,10 +180,14 @@ fn hostile_manager(dir: &std::path::Path) -> RuntimeManager {
 }
 
 fn run(m: &RuntimeManager, code: &str) -> (String, Outcome) {
+    run_on(m, RunSpec::new("hostile", code))
+}
+
+fn run_on(m: &RuntimeManager, spec: RunSpec) -> (String, Outcome) {
     let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let o2 = out.clone();
     let r = m
-        .run(RunSpec::new("hostile", code).on_event(move |e| {
+        .run(spec.on_event(move |e| {
             if let polyrun::Event::Stdout { text } = e {
                 o2.lock().unwrap().push_str(&text);
             }
@@ -220,6 +247,23 @@ fn a_compromised_backend_is_stopped_by_the_workers_confinement() {
     }
     let (out, _) = run(&m, &format!("read {}", path("readable/file")));
     assert!(out.ends_with(": opened\n"), "{out}");
+}
+
+#[test]
+fn a_backend_is_checked_for_readiness_once_and_again_after_its_worker_was_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = hostile_manager(dir.path());
+    let checks = || READY_CHECKS.load(std::sync::atomic::Ordering::SeqCst);
+    let spec = |code: &str| RunSpec::new("hostile", code).backend("raw-syscalls-prepared");
+    let (out, _) = run_on(&m, spec("read /"));
+    assert!(out.starts_with("read /:"), "{out}");
+    assert_eq!(checks(), 1, "checked before the first run");
+    run_on(&m, spec("read /"));
+    assert_eq!(checks(), 1, "remembered once ready");
+    let (_, outcome) = run_on(&m, spec("exec"));
+    assert!(matches!(outcome, Outcome::Crashed { .. }), "{outcome:?}");
+    run_on(&m, spec("read /"));
+    assert_eq!(checks(), 2, "checked again after a confinement kill");
 }
 
 #[test]
