@@ -39,6 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg_attr(target_arch = "wasm32", path = "ticker_web.rs")]
+mod nesting;
 mod ticker;
 
 /// The prelude run in every new interpreter: the sandbox (`prelude.py`), then the outcomes and
@@ -150,6 +151,56 @@ fn stop_signal(
     })
 }
 
+/// The text of a `compile`/`exec`/`eval` source argument that is source (not a code object).
+fn source_text(source: &PyObjectRef) -> Option<String> {
+    if let Some(s) = source.downcast_ref::<rustpython_vm::builtins::PyStr>() {
+        return Some(s.to_string_lossy().into_owned());
+    }
+    if let Some(b) = source.downcast_ref::<rustpython_vm::builtins::PyBytes>() {
+        return Some(String::from_utf8_lossy(b.as_bytes()).into_owned());
+    }
+    None
+}
+
+/// The exception for `src` if it nests past a limit ([`nesting::check_source`]): CPython's
+/// `SyntaxError`/`IndentationError` (with its line) or `RecursionError`.
+fn nesting_error(
+    vm: &VirtualMachine,
+    src: &str,
+    file: &str,
+) -> Option<rustpython_vm::builtins::PyBaseExceptionRef> {
+    let too_deep = nesting::check_source(src).err()?;
+    let types = &vm.ctx.exceptions;
+    let message = too_deep.kind.message();
+    let ty = match too_deep.kind {
+        nesting::TooDeepKind::Expression => {
+            return Some(vm.new_exception_msg(types.recursion_error.to_owned(), message.into()));
+        }
+        nesting::TooDeepKind::Brackets => types.syntax_error,
+        nesting::TooDeepKind::Indentation => types.indentation_error,
+    };
+    let exc = vm.new_exception_msg(ty.to_owned(), message.into());
+    let text: String = src
+        .lines()
+        .nth(too_deep.line - 1)
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect();
+    let obj = exc.as_object();
+    let attrs: [(&str, PyObjectRef); 5] = [
+        ("msg", vm.ctx.new_str(message).into()),
+        ("filename", vm.ctx.new_str(file).into()),
+        ("lineno", vm.ctx.new_int(too_deep.line).into()),
+        ("offset", vm.ctx.new_int(1).into()),
+        ("text", vm.ctx.new_str(text).into()),
+    ];
+    for (attr, value) in attrs {
+        let _: PyResult<()> = obj.set_attr(attr, value, vm);
+    }
+    Some(exc)
+}
+
 /// The run in progress, for a host function.
 fn current(slot: &Slot, vm: &VirtualMachine) -> PyResult<RunIo> {
     slot.borrow()
@@ -200,6 +251,7 @@ impl PythonRuntime {
         let parts = interp.enter(|vm| {
             let setup = || -> PyResult<_> {
                 Self::forbid_hand_made_code(vm);
+                Self::guard_compilers(vm)?;
                 let dict = vm.ctx.new_dict();
                 let module = vm.new_module("_polyrun", dict.clone(), None);
                 dict.set_item("__builtins__", vm.builtins.clone().into(), vm)?;
@@ -264,6 +316,39 @@ impl PythonRuntime {
             );
             code.set_attr(vm.ctx.intern_str(name), refuse.into());
         }
+    }
+
+    /// `compile`, `exec` and `eval` given source measure how deep it nests first
+    /// ([`nesting::check_source`]), as the backend does with a run's code: RustPython's parser
+    /// and compiler recurse on the native stack without a depth check of their own. Native
+    /// wrappers, so `exec`/`eval` still see their caller's globals and locals.
+    fn guard_compilers(vm: &VirtualMachine) -> PyResult<()> {
+        for name in ["compile", "exec", "eval"] {
+            let original = vm.builtins.get_attr(name, vm)?;
+            let wrapper = vm.new_function(
+                name,
+                move |args: rustpython_vm::function::FuncArgs, vm: &VirtualMachine| -> PyResult {
+                    let source = args.args.first().or_else(|| args.kwargs.get("source"));
+                    if let Some(text) = source.and_then(source_text) {
+                        let file = match (name, args.args.get(1)) {
+                            ("compile", Some(f)) => f
+                                .downcast_ref::<rustpython_vm::builtins::PyStr>()
+                                .map_or_else(
+                                    || "<string>".to_owned(),
+                                    |f| f.to_string_lossy().into_owned(),
+                                ),
+                            _ => "<string>".to_owned(),
+                        };
+                        if let Some(exc) = nesting_error(vm, &text, &file) {
+                            return Err(exc);
+                        }
+                    }
+                    original.call(args, vm)
+                },
+            );
+            vm.builtins.set_attr(name, wrapper, vm)?;
+        }
+        Ok(())
     }
 
     /// Puts `_host`, `_display`, `_write`, `_readline`, `_sleep` and `_urandom` into the
@@ -349,7 +434,22 @@ impl PythonRuntime {
                 io_result(vm, io.display(bundle))
             },
         );
+        // The prelude's JSON scanner asks it before RustPython's decoder recurses.
+        let json_nesting = vm.new_function(
+            "_json_nesting",
+            |text: PyStrRef, index: usize, vm: &VirtualMachine| -> PyResult<()> {
+                let limit = vm.recursion_limit.get().min(nesting::MAX_NESTING);
+                if nesting::json_nests_deeper(&text.to_string_lossy(), index, limit) {
+                    return Err(vm.new_exception_msg(
+                        vm.ctx.exceptions.recursion_error.to_owned(),
+                        "maximum recursion depth exceeded while decoding a JSON document".into(),
+                    ));
+                }
+                Ok(())
+            },
+        );
         for (name, f) in [
+            ("_json_nesting", json_nesting),
             ("_host", host),
             ("_display", display),
             ("_write", write),
@@ -394,6 +494,9 @@ impl PythonRuntime {
             vm.new_syntax_error(&e, Some(src))
         };
         let scope = || self.state.scope.clone();
+        if let Some(exc) = nesting_error(vm, code, file) {
+            return Err(exc);
+        }
         if let Some((start, end)) = last_expression(code) {
             let (body, expr) = (&code[..start], &code[start..end]);
             // Blank lines put the expression on its own line (eval mode rejects leading

@@ -436,3 +436,24 @@ def _no_code(obj):
 
 _marshal.loads = lambda *args, **kwargs: _no_code(_marshal_loads(*args, **kwargs))
 _marshal.load = lambda *args, **kwargs: _no_code(_marshal_load(*args, **kwargs))
+
+
+# RustPython's JSON decoder recurses on the native stack without a depth check: every scan is
+# measured first (`_json_nesting`, in Rust), and a document nested deeper than the recursion
+# limit raises RecursionError, as CPython's decoder does.
+import _json
+
+_make_scanner = _json.make_scanner
+
+
+def _measured_scanner(context):
+    scan = _make_scanner(context)
+
+    def scan_once(string, idx):
+        _json_nesting(string, idx)
+        return scan(string, idx)
+
+    return scan_once
+
+
+_json.make_scanner = _measured_scanner
