@@ -5,15 +5,18 @@ require "json"
 
 module Polyrun
   @binding = TOPLEVEL_BINDING
+  # The report is made with the generator as it is now: a guest redefining `Hash#to_json` or
+  # `JSON.generate` does not change how its outcome is written.
+  GENERATE = JSON.method(:generate)
 
   # Runs user code in the VM's one top-level binding (so a session keeps its local variables
   # and methods) and reports how it ended to the host as JSON: the engine's `Outcome`.
   def self.run(code, file)
     value = eval(code, @binding, file, 1)
-    { "status" => "completed", "value" => (value.nil? ? nil : { "text/plain" => value.inspect }) }.to_json
+    GENERATE.call({ "status" => "completed", "value" => (value.nil? ? nil : { "text/plain" => value.inspect }) })
   rescue SystemExit => e
     if e.status.zero?
-      { "status" => "completed", "value" => nil }.to_json
+      GENERATE.call({ "status" => "completed", "value" => nil })
     else
       report_error("SystemExit", "exit status #{e.status}", nil, [])
     end
@@ -32,8 +35,8 @@ module Polyrun
   end
 
   def self.report_error(kind, message, line, frames)
-    { "status" => "error",
-      "diagnostic" => { "kind" => kind, "message" => message, "line" => line, "frames" => frames } }.to_json
+    GENERATE.call({ "status" => "error",
+                    "diagnostic" => { "kind" => kind, "message" => message, "line" => line, "frames" => frames } })
   end
   private_class_method :report_error
 end
@@ -44,6 +47,7 @@ end
 # buffered in STDIN is in the way).
 module Polyrun
   CALL = "\x02polyrun-call:".b.freeze
+  @host_in = IO.new(0, "rb", autoclose: false)
   MAX_DEPTH = 128
 
   def self.plain(value, depth = 0)
@@ -76,9 +80,8 @@ module Polyrun
 
   def self.call(helper, request)
     request = request.merge("value" => plain(request["value"])) if request.key?("value")
-    text = JSON.generate(request)
+    text = GENERATE.call(request)
     STDERR.write(CALL + text.b + "\n")
-    @host_in ||= IO.new(0, "rb", autoclose: false)
     line = +""
     line << @host_in.sysread(1 << 16) until line.end_with?("\n")
     reply = JSON.parse(line.force_encoding(Encoding::UTF_8))
@@ -130,6 +133,10 @@ module Polyrun
     alias_method :updateVariable, :update_variable
   end
 end
+
+# Guest code cannot redefine the runner or the helpers (FrozenError), so what reports a run's
+# outcome stays the prelude's.
+Polyrun.freeze
 
 class Object
   private
