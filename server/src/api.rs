@@ -43,7 +43,10 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/v1/openapi.json", get(openapi));
     let app = api
         .merge(open)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.config.body_read_timeout,
+        ));
     let app = match &state.config.site {
         Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
         None => app.fallback(no_site),

@@ -112,7 +112,19 @@ impl From<Refused> for ApiError {
 }
 
 impl From<JsonRejection> for ApiError {
+    /// A body that stopped arriving ([`crate::Config::body_read_timeout`]) is `408`, any other
+    /// rejection keeps axum's status.
     fn from(r: JsonRejection) -> Self {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&r);
+        while let Some(e) = source {
+            if e.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body did not arrive in time",
+                );
+            }
+            source = e.source();
+        }
         ApiError::new(r.status(), r.body_text())
     }
 }

@@ -21,6 +21,8 @@ mod admission;
 mod api;
 mod auth;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod metrics;
 mod model;
 mod pipelines;
@@ -77,6 +79,9 @@ pub struct Config {
     /// A connection whose request headers have not all arrived this long after it started
     /// sending them is closed (slow clients holding connections open). Default 10 s.
     pub header_read_timeout: Duration,
+    /// A request whose body has not all arrived this long after its headers gets `408` and
+    /// its connection is closed (slow bodies holding connections and handlers). Default 30 s.
+    pub body_read_timeout: Duration,
     /// Static files served at `/` (the playground site), if any.
     pub site: Option<PathBuf>,
 }
@@ -103,6 +108,7 @@ impl Default for Config {
             session_idle: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
             site: None,
         }
     }
@@ -166,9 +172,6 @@ async fn connections(
     header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use tower::ServiceExt;
-
     let (signal_tx, signal_rx) = tokio::sync::watch::channel(());
     tokio::spawn(async move {
         shutdown.await;
@@ -188,43 +191,67 @@ async fn connections(
             },
             _ = signal_tx.closed() => break,
         };
-        let service =
-            app.clone()
-                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    req.map(axum::body::Body::new)
-                });
-        let service = hyper_util::service::TowerToHyperService::new(service);
         let signal_tx = signal_tx.clone();
         let close_rx = close_rx.clone();
-        tokio::spawn(async move {
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_read_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            let mut conn = std::pin::pin!(conn);
-            let mut signalled = std::pin::pin!(signal_tx.closed());
-            let mut told = false;
-            loop {
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!(%peer, "connection: {e}");
-                        }
-                        break;
-                    }
-                    _ = &mut signalled, if !told => {
-                        told = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
-                }
-            }
-            drop(close_rx);
-        });
+        tokio::spawn(connection(
+            stream,
+            peer,
+            app.clone(),
+            header_read_timeout,
+            async move { signal_tx.closed().await },
+            close_rx,
+        ));
     }
     drop(close_rx);
     drop(listener);
     close_tx.closed().await;
+}
+
+/// Serves one connection (HTTP/1.1 with upgrades, hyper's header read timeout set) from `peer`
+/// until it closes; once `shutdown` resolves the connection is told to shut down gracefully.
+/// `closing` is dropped when the connection has ended (the caller waits for every one).
+async fn connection<S>(
+    stream: S,
+    peer: std::net::SocketAddr,
+    app: axum::Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+    closing: tokio::sync::watch::Receiver<()>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let service = app.map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        req.map(axum::body::Body::new)
+    });
+    let service = hyper_util::service::TowerToHyperService::new(service);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        // A client that shuts down its writing side after its request still gets the answer.
+        .half_close(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let mut signalled = std::pin::pin!(shutdown);
+    let mut told = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, "connection: {e}");
+                }
+                break;
+            }
+            _ = &mut signalled, if !told => {
+                told = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+    drop(closing);
 }

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 #[cfg(target_os = "linux")]
 mod confine;
+mod fuzz;
 mod helpers;
 mod hostile;
 mod manager;

@@ -1017,6 +1017,35 @@ async fn helpers_and_pipelines_over_http_keep_each_tokens_variables_apart() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn requests_that_never_finish_their_body_get_408_and_are_closed() {
+    use std::io::{Read, Write};
+    let s = Server::start(&["--body-timeout", "500ms"]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut slow: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            c.write_all(
+                b"POST /v1/runs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"language\":",
+            )
+            .unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            c
+        })
+        .collect();
+    for c in &mut slow {
+        let mut answer = Vec::new();
+        // The server answers, then closes (end of stream), well before the 20 s wait.
+        if let Err(e) = c.read_to_end(&mut answer) {
+            assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "still open");
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+    let (status, _) = s.get("/v1/languages").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn connections_that_never_finish_their_headers_are_closed() {
     use std::io::{Read, Write};
     let s = Server::start(&["--header-timeout", "500ms"]);

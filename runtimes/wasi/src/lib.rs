@@ -23,6 +23,9 @@
 
 mod stdio;
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 #[cfg(feature = "wasmtime")]
 mod native;
 #[cfg(feature = "wasmtime")]
@@ -37,7 +40,7 @@ pub mod browser;
 use polyrun_engine::{Error, Interrupt, RunControl, RunIo};
 use std::path::PathBuf;
 
-pub use stdio::IoSlot;
+pub use stdio::{CALL_MARKER, IoSlot};
 
 /// Capabilities a caller grants a guest. Empty by default: nothing of the host is visible.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -30,15 +30,15 @@ const MAX_UNREAD_REPLIES: usize = MAX_CALL_BYTES;
 
 /// Helper calls being read out of stderr, and the replies not yet read by the guest.
 #[derive(Default)]
-struct Calls {
+pub(crate) struct Calls {
     /// Stderr bytes held back: a call being written, or what may be the start of a marker.
-    held: Vec<u8>,
+    pub(crate) held: Vec<u8>,
     /// `held` is a call (its marker was seen).
-    open: bool,
+    pub(crate) open: bool,
     /// The call being written is too long: the rest of its line is dropped.
     oversized: bool,
     /// Replies for the guest's stdin.
-    replies: Vec<u8>,
+    pub(crate) replies: Vec<u8>,
 }
 
 impl Calls {
@@ -49,7 +49,7 @@ impl Calls {
 
     /// Takes the calls out of `bytes` (answering them with `answer`) and returns the rest. Each
     /// byte is looked at once, however the guest cuts its writes.
-    fn filter(&mut self, bytes: &[u8], answer: impl Fn(&str) -> String) -> Vec<u8> {
+    pub(crate) fn filter(&mut self, bytes: &[u8], answer: impl Fn(&str) -> String) -> Vec<u8> {
         let mut pass = Vec::new();
         let mut rest: &[u8] = bytes;
         loop {

@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// closed (slow clients holding connections open).
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     header_timeout: Duration,
+    /// A request whose body has not all arrived this long after its headers gets 408 and its
+    /// connection is closed (default 30s).
+    #[arg(long, value_parser = parse_duration)]
+    body_timeout: Option<Duration>,
     /// The playground site to serve at / (default: the one `scripts/web build` writes to
     /// ~/.cache/polyrun/site, when it exists).
     #[arg(long, conflicts_with = "no_site")]
@@ -131,6 +135,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         retain_runs: args.retain_runs,
         shutdown_grace: args.shutdown_grace,
         header_read_timeout: args.header_timeout,
+        body_read_timeout: args.body_timeout.unwrap_or(defaults.body_read_timeout),
         site: if args.no_site {
             None
         } else {
