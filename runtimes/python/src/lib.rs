@@ -38,8 +38,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-#[cfg_attr(target_arch = "wasm32", path = "ticker_web.rs")]
 mod nesting;
+#[cfg_attr(target_arch = "wasm32", path = "ticker_web.rs")]
 mod ticker;
 
 /// The prelude run in every new interpreter: the sandbox (`prelude.py`), then the outcomes and
