@@ -1,6 +1,6 @@
 //! # polyrun
 //!
-//! A multi-language code playground engine: run untrusted snippets of JavaScript (Boa), Lua
+//! A multi-language code playground engine: run untrusted snippets of JavaScript (QuickJS, or Boa), Lua
 //! (mlua), Python (RustPython), Ruby (ruby.wasm) and PHP (php.wasm) — the last two on wasmtime —
 //! behind one contract: streamed output, stdin, hard limits that guest code cannot catch,
 //! structured errors with the user's own line numbers, rich values — in process or in an
@@ -58,7 +58,10 @@ pub fn registry() -> Registry {
 #[allow(unused_variables)]
 pub fn register_all(registry: &mut Registry) {
     #[cfg(feature = "lang-js")]
-    polyrun_js::register(registry);
+    {
+        polyrun_quickjs::register(registry);
+        polyrun_js::register(registry);
+    }
     #[cfg(feature = "lang-lua")]
     polyrun_lua::register(registry);
     #[cfg(feature = "lang-python")]

@@ -3,7 +3,9 @@
 //! python-hello`), on a libtest-mimic harness. `web/tests/browser.mjs` runs the same file in
 //! the browser build and checks the same expectations, so both builds print the same thing. A
 //! case that `needs` a capability is skipped (ignored) where the backend does not have it and
-//! the host does not supply it (a worker process bounds memory for every backend).
+//! the host does not supply it (a worker process bounds memory for every backend). A case that
+//! names no `backend` runs on every backend of its language: `js-hello::in_process` on the
+//! default, `js-hello@boa::in_process` on the others.
 
 #[path = "all/common.rs"]
 mod common;
@@ -70,13 +72,13 @@ fn check(expect: &Value, seen: &Seen, outcome: &Value) -> Vec<String> {
 }
 
 /// Whether the backend of `case` in `isolation` has what the case `needs`.
-fn supported(case: &Value, isolation: Isolation) -> bool {
+fn supported(case: &Value, backend: &str, isolation: Isolation) -> bool {
     let Some(need) = case["needs"].as_str() else {
         return true;
     };
     let registry = manager().registry();
     let desc = registry
-        .resolve(case["language"].as_str().unwrap(), case["backend"].as_str())
+        .resolve(case["language"].as_str().unwrap(), Some(backend))
         .unwrap();
     match need {
         // A worker's allocation ceiling bounds every backend.
@@ -85,7 +87,7 @@ fn supported(case: &Value, isolation: Isolation) -> bool {
     }
 }
 
-fn run_case(case: &Value, isolation: Isolation) -> Result<(), Failed> {
+fn run_case(case: &Value, backend: &str, isolation: Isolation) -> Result<(), Failed> {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let sink = seen.clone();
     let limits: Limits = serde_json::from_value(case["limits"].clone()).unwrap_or_default();
@@ -106,9 +108,7 @@ fn run_case(case: &Value, isolation: Isolation) -> Result<(), Failed> {
             }
         }
     });
-    if let Some(b) = case["backend"].as_str() {
-        spec = spec.backend(b);
-    }
+    spec = spec.backend(backend);
     let result = manager()
         .run(spec)
         .map_err(|e| Failed::from(e.to_string()))?;
@@ -126,17 +126,37 @@ fn main() {
     let cases = cases();
     assert!(cases.len() >= 50, "{} cases", cases.len());
     let mut trials = Vec::new();
+    let registry = manager().registry();
     for case in cases {
-        for (isolation, host) in [
-            (Isolation::InProcess, "in_process"),
-            (Isolation::Worker, "worker"),
-        ] {
-            let name = format!("{}::{host}", case["name"].as_str().unwrap());
-            let skip = !supported(&case, isolation);
-            let case = case.clone();
-            trials.push(
-                Trial::test(name, move || run_case(&case, isolation)).with_ignored_flag(skip),
-            );
+        let language = case["language"].as_str().unwrap();
+        let backends: Vec<String> = match case["backend"].as_str() {
+            Some(b) => vec![b.to_string()],
+            None => registry
+                .resolve(language, None)
+                .map(|d| registry.backends(d.id))
+                .unwrap()
+                .iter()
+                .map(|d| d.backend.to_string())
+                .collect(),
+        };
+        for (i, backend) in backends.iter().enumerate() {
+            let label = match (i, case["backend"].as_str()) {
+                (0, _) | (_, Some(_)) => case["name"].as_str().unwrap().to_string(),
+                _ => format!("{}@{backend}", case["name"].as_str().unwrap()),
+            };
+            for (isolation, host) in [
+                (Isolation::InProcess, "in_process"),
+                (Isolation::Worker, "worker"),
+            ] {
+                let name = format!("{label}::{host}");
+                let skip = !supported(&case, backend, isolation);
+                let case = case.clone();
+                let backend = backend.clone();
+                trials.push(
+                    Trial::test(name, move || run_case(&case, &backend, isolation))
+                        .with_ignored_flag(skip),
+                );
+            }
         }
     }
     libtest_mimic::run(&args, trials).exit();

@@ -42,8 +42,8 @@ pub use outcome::{Diagnostic, Frame, Outcome};
 pub use pool::Pool;
 pub use registry::Registry;
 pub use runtime::{
-    Capabilities, LanguageNames, LoadContext, PYTHON, Prepare, PrepareFn, PrepareReport,
-    RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo,
+    Capabilities, JAVASCRIPT, LanguageNames, LoadContext, PYTHON, Prepare, PrepareFn,
+    PrepareReport, RunRequest, Runtime, RuntimeDescriptor, RuntimeInfo,
 };
 
 /// The crate's version, reported by workers in their ready message.

@@ -131,7 +131,8 @@ impl LoadContext {
 }
 
 /// The names of a language whose backends live in crates that do not depend on each other
-/// (Python: RustPython, and Pyodide in the browser bundle): each backend's descriptor takes them
+/// (Python: RustPython, and Pyodide in the browser bundle; JavaScript: QuickJS, Boa and the
+/// page's engine): each backend's descriptor takes them
 /// from one constant, so that every backend answers to the same names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LanguageNames {
@@ -151,6 +152,14 @@ pub const PYTHON: LanguageNames = LanguageNames {
     name: "Python",
     aliases: &["py", "python3"],
     extensions: &["py"],
+};
+
+/// JavaScript's names.
+pub const JAVASCRIPT: LanguageNames = LanguageNames {
+    id: "javascript",
+    name: "JavaScript",
+    aliases: &["js", "node", "ecmascript"],
+    extensions: &["js", "mjs", "cjs"],
 };
 
 /// What a backend registers: how to find it and how to make an instance.

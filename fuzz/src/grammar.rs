@@ -288,7 +288,7 @@ pub const PYTHON: Grammar = Grammar {
     skip: &[],
 };
 
-/// JavaScript (Boa). No loops: Boa cannot be stopped in process (issue 20).
+/// JavaScript (QuickJS in process: loops are stopped by the deadline like any other backend's).
 pub const JS: Grammar = Grammar {
     prelude: "let x = 1, s = 'abc', a = [1, 2, 3];\n",
     statements: &[
@@ -300,6 +300,9 @@ pub const JS: Grammar = Grammar {
         "Promise.resolve().then(() => console.log($)).catch(e => console.log(e.name));",
         "try { console.log(JSON.stringify($), String($)); } catch (e) { console.log(e.name); }",
         "try { throw $; } catch (e) { console.log(typeof e); }",
+        "for (let i = 0; i < $; i++) { try { a.push($); } catch (e) { console.log(e.name); } }",
+        "try { while ($) { x = $; } } catch (e) { console.log(e.name); }",
+        "try { console.log(eval(String($))); } catch (e) { console.log(e.name); }",
     ],
     atoms: &[
         "1",

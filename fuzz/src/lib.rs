@@ -240,7 +240,7 @@ fn run_in_process(desc: RuntimeDescriptor, code: String) -> Result<Outcome, poly
                 let mut registry = Registry::new();
                 polyrun_lua::register(&mut registry);
                 polyrun_python::register(&mut registry);
-                polyrun_js::register(&mut registry);
+                polyrun_quickjs::register(&mut registry);
                 let mut pool = Pool::new(registry);
                 for (desc, code, reply) in rx {
                     let mut request = RunRequest::new(code);
@@ -299,10 +299,9 @@ pub fn python_source(data: &[u8]) {
     source_target(polyrun_python::DESCRIPTOR, &PYTHON, data);
 }
 
-/// JavaScript (Boa) in process with generated source (without loops: Boa cannot be stopped in
-/// process, issue 20).
+/// JavaScript (QuickJS, the native default) in process with generated source.
 pub fn js_source(data: &[u8]) {
-    source_target(polyrun_js::DESCRIPTOR, &JS, data);
+    source_target(polyrun_quickjs::DESCRIPTOR, &JS, data);
 }
 
 /// A seeded mutation of `seed` (bytes flipped, inserted, deleted, repeated, or spliced from

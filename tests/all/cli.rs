@@ -154,10 +154,22 @@ fn memory_bombs_end_with_125() {
             "-e",
             "let a = []; while (true) a.push({ n: a.length })",
         ],
+        // QuickJS concatenates into ropes, so doubling a string ends at its length limit
+        // (`InternalError: string too long`, as V8's `Invalid string length`) before memory:
+        // its string bomb builds flat strings; Boa's doubles.
         &[
             "run",
             "--lang",
             "js",
+            "-e",
+            "let a = []; for (;;) a.push('x'.repeat(1e6) + a.length)",
+        ],
+        &[
+            "run",
+            "--lang",
+            "js",
+            "--backend",
+            "boa",
             "-e",
             "let s = 'x'; while (true) s = s + s",
         ],
@@ -351,7 +363,8 @@ fn ctrl_c_cancels_with_130() {
 fn langs_lists_languages() {
     let o = polyrun(&["langs", "--json"]);
     assert_eq!(code(&o), 0);
-    let ids: Vec<String> = text(&o.stdout)
+    // A line per backend, a language's backends together.
+    let mut ids: Vec<String> = text(&o.stdout)
         .lines()
         .map(|l| {
             serde_json::from_str::<serde_json::Value>(l).unwrap()["language"]
@@ -360,6 +373,7 @@ fn langs_lists_languages() {
                 .to_string()
         })
         .collect();
+    ids.dedup();
     assert_eq!(ids, ["javascript", "lua", "python", "ruby", "php"]);
 }
 
@@ -402,7 +416,7 @@ fn a_backend_can_be_chosen_and_a_missing_one_is_a_usage_error() {
     ]);
     let line: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
     assert_eq!(line["kind"], "unknown_backend");
-    assert_eq!(line["available"], serde_json::json!(["boa"]));
+    assert_eq!(line["available"], serde_json::json!(["quickjs", "boa"]));
     assert_eq!(line["exit_code"], 2);
     // `langs` lists every backend with its default mark.
     let o = polyrun(&["langs", "--json"]);
@@ -410,14 +424,28 @@ fn a_backend_can_be_chosen_and_a_missing_one_is_a_usage_error() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(langs.len(), 5);
+    // JavaScript has two backends (QuickJS the default), the others one each.
+    assert_eq!(langs.len(), 6);
+    assert!(langs.iter().all(|l| l["backend"].is_string()));
+    let defaults: Vec<_> = langs
+        .iter()
+        .filter(|l| l["default"] == true)
+        .map(|l| {
+            format!(
+                "{}/{}",
+                l["language"].as_str().unwrap(),
+                l["backend"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(defaults.len(), 5, "{defaults:?}");
     assert!(
-        langs
-            .iter()
-            .all(|l| l["default"] == true && l["backend"].is_string())
+        defaults.contains(&"javascript/quickjs".to_string()),
+        "{defaults:?}"
     );
     let o = polyrun(&["langs"]);
-    assert!(text(&o.stdout).contains("boa *"), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains("quickjs *"), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains("boa"), "{}", text(&o.stdout));
 }
 
 #[test]
@@ -468,12 +496,22 @@ fn running(pid: u32) -> bool {
 
 #[test]
 fn a_worker_does_not_outlive_its_killed_cli() {
-    // Boa cannot interrupt a pure loop, so JavaScript runs in a worker process; the CLI is
-    // killed outright (no chance to clean up) while the worker loops.
+    // Boa cannot interrupt a pure loop, so JavaScript on Boa runs in a worker process; the CLI
+    // is killed outright (no chance to clean up) while the worker loops.
     use std::io::BufRead;
     let code = "console.log('looping'); while (true) {}";
     let mut cli = Command::new(BIN)
-        .args(["run", "--lang", "js", "-e", code, "--timeout", "120s"])
+        .args([
+            "run",
+            "--lang",
+            "js",
+            "--backend",
+            "boa",
+            "-e",
+            code,
+            "--timeout",
+            "120s",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

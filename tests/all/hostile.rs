@@ -1,7 +1,8 @@
 //! The adversarial suite (conformance/hostile.json): attempts to escape, exhaust or crash, in
 //! every language, each with the outcome it must have, run the way the CLI and the server run
-//! code (`auto` isolation, workers of this build). After every attempt the host must be intact:
-//! the file the attempt tries to create does not exist, and the manager runs the next one.
+//! code (`auto` isolation, workers of this build), on every backend of the language (a case's
+//! `expect_on.<backend>` replaces its `expect` there). After every attempt the host must be
+//! intact: the file the attempt tries to create does not exist, and the manager runs the next one.
 
 use polyrun::{Limits, RunSpec, RuntimeManager, WorkerCommand};
 use serde_json::Value;
@@ -31,7 +32,12 @@ fn case_limits(case: &Value) -> Limits {
     serde_json::from_value(base).unwrap()
 }
 
-fn check(m: &RuntimeManager, case: &Value, marker: &std::path::Path) -> Result<(), String> {
+fn check(
+    m: &RuntimeManager,
+    case: &Value,
+    backend: &str,
+    marker: &std::path::Path,
+) -> Result<(), String> {
     let code = case["code"]
         .as_str()
         .unwrap()
@@ -41,6 +47,7 @@ fn check(m: &RuntimeManager, case: &Value, marker: &std::path::Path) -> Result<(
     let r = m
         .run(
             RunSpec::new(case["language"].as_str().unwrap(), code)
+                .backend(backend)
                 .limits(case_limits(case))
                 .stdin_text("")
                 .on_event(move |e| {
@@ -52,7 +59,10 @@ fn check(m: &RuntimeManager, case: &Value, marker: &std::path::Path) -> Result<(
         .map_err(|e| format!("host error: {e}"))?;
     let stdout = stdout.lock().unwrap().clone();
     let outcome = serde_json::to_value(&r.outcome).unwrap();
-    let expect = &case["expect"];
+    let expect = case
+        .get("expect_on")
+        .and_then(|on| on.get(backend))
+        .unwrap_or(&case["expect"]);
     let mut wrong = Vec::new();
     if outcome["status"] != expect["status"] {
         wrong.push(format!("status {}", outcome["status"]));
@@ -92,7 +102,7 @@ fn check(m: &RuntimeManager, case: &Value, marker: &std::path::Path) -> Result<(
         Ok(())
     } else {
         Err(format!(
-            "{}, expected {expect}: got {}; outcome {}",
+            "{}@{backend}, expected {expect}: got {}; outcome {}",
             case["name"].as_str().unwrap(),
             wrong.join(", "),
             outcome.to_string().chars().take(300).collect::<String>()
@@ -112,6 +122,18 @@ fn every_hostile_attempt_has_its_outcome_and_the_host_stays_intact() {
         .registry(polyrun::registry())
         .worker_command(WorkerCommand::new(env!("CARGO_BIN_EXE_polyrun")))
         .build();
+    let registry = m.registry();
+    let runs: Vec<(&Value, String)> = cases
+        .iter()
+        .flat_map(|case| {
+            let language = case["language"].as_str().unwrap();
+            let default = registry.resolve(language, None).unwrap();
+            registry
+                .backends(default.id)
+                .into_iter()
+                .map(move |d| (case, d.backend.to_string()))
+        })
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let failures = Mutex::new(Vec::new());
     // Two at a time: most attempts end at a limit, and the machine has two cores.
@@ -121,9 +143,11 @@ fn every_hostile_attempt_has_its_outcome_and_the_host_stays_intact() {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let Some(case) = cases.get(i) else { break };
+                    let Some((case, backend)) = runs.get(i) else {
+                        break;
+                    };
                     let marker = dir.path().join(format!("planted-{i}"));
-                    if let Err(e) = check(&m, case, &marker) {
+                    if let Err(e) = check(&m, case, backend, &marker) {
                         failures.lock().unwrap().push(e);
                     }
                 }
@@ -135,7 +159,7 @@ fn every_hostile_attempt_has_its_outcome_and_the_host_stays_intact() {
         failures.is_empty(),
         "{} of {} attempts went wrong:\n{}",
         failures.len(),
-        cases.len(),
+        runs.len(),
         failures.join("\n")
     );
 }

@@ -63,18 +63,24 @@ fn languages_resolve_by_alias_and_extension_and_unknown_lists_available() {
 }
 
 #[test]
-fn auto_isolation_runs_lua_in_process_and_javascript_in_a_worker() {
+fn auto_isolation_runs_lua_and_quickjs_in_process_and_boa_in_a_worker() {
     let m = manager();
     let (_, _, r) = run(&m, RunSpec::new("lua", "1"));
     assert_eq!(r.isolation, Isolation::InProcess);
+    // QuickJS bounds its own time and heap; Boa can do neither.
     let (_, _, r) = run(&m, RunSpec::new("js", "1"));
+    assert_eq!(r.isolation, Isolation::InProcess);
+    let (_, _, r) = run(&m, RunSpec::new("js", "1").backend("boa"));
     assert_eq!(r.isolation, Isolation::Worker);
     // Without a worker command, Auto stays in process and Worker is refused.
     let local = RuntimeManager::builder()
         .registry(polyrun::registry())
         .build();
     assert_eq!(
-        local.run(RunSpec::new("js", "1")).unwrap().isolation,
+        local
+            .run(RunSpec::new("js", "1").backend("boa"))
+            .unwrap()
+            .isolation,
         Isolation::InProcess
     );
     assert!(
@@ -102,38 +108,46 @@ fn warm_instances_are_reset_before_reuse() {
 #[test]
 fn timeouts_hold_and_the_next_run_works_in_both_isolations() {
     let m = manager();
+    // JavaScript on QuickJS (the default) stops itself; on Boa it cannot.
     let cases = [
-        ("js", "while (true) {}", Isolation::Worker),
-        ("js", "while (true) {}", Isolation::InProcess),
-        ("lua", "while true do end", Isolation::Worker),
-        ("lua", "while true do end", Isolation::InProcess),
+        ("js", "quickjs", "while (true) {}", Isolation::Worker),
+        ("js", "quickjs", "while (true) {}", Isolation::InProcess),
+        ("js", "boa", "while (true) {}", Isolation::Worker),
+        ("js", "boa", "while (true) {}", Isolation::InProcess),
+        ("lua", "mlua", "while true do end", Isolation::Worker),
+        ("lua", "mlua", "while true do end", Isolation::InProcess),
     ];
-    for (lang, code, iso) in cases {
+    for (lang, backend, code, iso) in cases {
         let start = Instant::now();
         let (_, events, r) = run(
             &m,
-            RunSpec::new(lang, code).limits(limits(500)).isolation(iso),
+            RunSpec::new(lang, code)
+                .backend(backend)
+                .limits(limits(500))
+                .isolation(iso),
         );
         assert_eq!(
             r.outcome,
             Outcome::LimitExceeded {
                 limit: LimitKind::Time
             },
-            "{lang} {iso:?}"
+            "{lang} {backend} {iso:?}"
         );
         assert!(
             start.elapsed() < Duration::from_millis(1500),
-            "{lang} {iso:?}: {:?}",
+            "{lang} {backend} {iso:?}: {:?}",
             start.elapsed()
         );
-        if lang == "js" && iso == Isolation::InProcess {
-            // Boa cannot stop itself: the manager abandoned the instance and said so.
-            assert!(
-                events.iter().any(
-                    |e| matches!(e, Event::Log { message, .. } if message.contains("abandoned"))
-                )
-            );
-        }
+        // Boa cannot stop itself: the manager abandoned the instance and said so; QuickJS
+        // stopped itself, and its instance was kept.
+        let abandoned = events
+            .iter()
+            .any(|e| matches!(e, Event::Log { message, .. } if message.contains("abandoned")));
+        assert_eq!(
+            abandoned,
+            backend == "boa" && iso == Isolation::InProcess,
+            "{lang} {backend} {iso:?}"
+        );
         let (out, _, r) = run(
             &m,
             RunSpec::new(
@@ -144,9 +158,14 @@ fn timeouts_hold_and_the_next_run_works_in_both_isolations() {
                     "print('next')"
                 },
             )
+            .backend(backend)
             .isolation(iso),
         );
-        assert!(r.outcome.is_completed(), "{lang} {iso:?}: {:?}", r.outcome);
+        assert!(
+            r.outcome.is_completed(),
+            "{lang} {backend} {iso:?}: {:?}",
+            r.outcome
+        );
         assert_eq!(out, "next\n");
     }
 }
@@ -270,7 +289,23 @@ fn sessions_keep_state_until_reset_in_both_isolations() {
 #[test]
 fn a_session_that_had_to_be_killed_says_its_state_is_lost_and_keeps_working() {
     let m = manager();
-    let mut s = m.session("js", Some(Isolation::Worker)).unwrap();
+    // Boa cannot stop a loop, so its worker is killed; QuickJS stops itself and keeps the state.
+    let mut quick = m.session("js", Some(Isolation::Worker)).unwrap();
+    quick.run(RunSpec::code("var kept = 1")).unwrap();
+    let r = quick
+        .run(RunSpec::code("while (true) {}").limits(limits(300)))
+        .unwrap();
+    assert_eq!(
+        r.outcome,
+        Outcome::LimitExceeded {
+            limit: LimitKind::Time
+        }
+    );
+    let r = quick.run(RunSpec::code("typeof kept")).unwrap();
+    assert_eq!(value(&r.outcome), Some("'number'".into()));
+    let mut s = m
+        .session_on("js", Some("boa"), Some(Isolation::Worker))
+        .unwrap();
     s.run(RunSpec::code("var kept = 1")).unwrap();
     let r = s
         .run(RunSpec::code("while (true) {}").limits(limits(300)))

@@ -276,9 +276,14 @@ async fn a_run_streams_stdout_in_order_before_its_final_status() {
 }
 
 /// Cancels a run once it has printed, and measures until its `cancelled` status arrives.
+/// `language` may name a backend: `javascript@boa`.
 async fn cancel_after_first_output(s: &Server, language: &str, code: &str) -> Duration {
+    let (language, backend) = match language.split_once('@') {
+        Some((l, b)) => (l, Some(b)),
+        None => (language, None),
+    };
     let id = s
-        .submit(json!({ "language": language, "code": code, "limits": { "wall_time_ms": 30000 } }))
+        .submit(json!({ "language": language, "backend": backend, "code": code, "limits": { "wall_time_ms": 30000 } }))
         .await;
     let mut ws = s.open_events(&id).await;
     let mut asked = None;
@@ -311,8 +316,8 @@ async fn cancel_after_first_output(s: &Server, language: &str, code: &str) -> Du
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_mid_run_yields_cancelled_within_200_ms() {
     let s = Server::start(&[]);
-    // Lua and Python stop themselves at their next check; Boa cannot interrupt a loop, so its
-    // worker is killed after the server's grace (100 ms) and replaced.
+    // Lua, Python and JavaScript (QuickJS) stop themselves at their next check; Boa cannot
+    // interrupt a loop, so its worker is killed after the server's grace (100 ms) and replaced.
     for (language, code) in [
         ("lua", "print('started') while true do end"),
         (
@@ -320,6 +325,7 @@ async fn cancel_mid_run_yields_cancelled_within_200_ms() {
             "print('started', flush=True)\nwhile True:\n    pass\n",
         ),
         ("javascript", "console.log('started'); while (true) {}"),
+        ("javascript@boa", "console.log('started'); while (true) {}"),
     ] {
         let took = cancel_after_first_output(&s, language, code).await;
         assert!(
@@ -719,15 +725,28 @@ async fn bad_requests_get_clear_errors_and_limits_are_clamped() {
     assert_eq!(status, 400, "{v}");
     assert_eq!(v["kind"], "unknown_backend", "{v}");
     assert_eq!(v["available"], json!(["mlua"]), "{v}");
+    // Every backend is listed, and each language has exactly one default.
     let (_, v) = s.get("/v1/languages").await;
-    assert!(
-        v["languages"]
-            .as_array()
-            .unwrap()
+    let langs = v["languages"].as_array().unwrap();
+    assert!(langs.iter().all(|l| l["backend"].is_string()), "{v}");
+    let mut names: Vec<&str> = langs
+        .iter()
+        .map(|l| l["language"].as_str().unwrap())
+        .collect();
+    names.dedup();
+    for name in names {
+        let defaults = langs
             .iter()
-            .all(|l| l["backend"].is_string() && l["default"] == true),
-        "{v}"
-    );
+            .filter(|l| l["language"] == name && l["default"] == true)
+            .count();
+        assert_eq!(defaults, 1, "{name}: {v}");
+    }
+    let js: Vec<&str> = langs
+        .iter()
+        .filter(|l| l["language"] == "javascript")
+        .map(|l| l["backend"].as_str().unwrap())
+        .collect();
+    assert_eq!(js, ["quickjs", "boa"], "{v}");
     let (status, _, v) = s.post("/v1/runs", json!({ "language": "js" })).await;
     assert!((400..500).contains(&status), "{status} {v}");
     assert!(v["error"].as_str().unwrap().contains("code"), "{v}");

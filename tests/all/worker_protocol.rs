@@ -75,7 +75,7 @@ fn a_worker_whose_input_closes_during_an_endless_loop_exits() {
     let mut input = child.stdin.take().unwrap();
     let mut output = BufReader::new(child.stdout.take().unwrap());
     // Boa: a pure loop the engine cannot interrupt.
-    let run = json!({"type": "run", "id": "l", "language": "js", "code": "console.log('looping'); while (true) {}", "limits": {"wall_time_ms": 600000}});
+    let run = json!({"type": "run", "id": "l", "language": "js", "backend": "boa", "code": "console.log('looping'); while (true) {}", "limits": {"wall_time_ms": 600000}});
     writeln!(input, "{run}").unwrap();
     input.flush().unwrap();
     let mut line = String::new();
@@ -126,7 +126,7 @@ fn ready_run_events_done() {
     let ready = w.recv();
     assert_eq!(ready["type"], "ready");
     assert_eq!(ready["protocol"], 2);
-    assert_eq!(ready["languages"][0]["backend"], "boa");
+    assert_eq!(ready["languages"][0]["backend"], "quickjs");
     assert_eq!(ready["languages"][0]["default"], true);
     assert_eq!(ready["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(ready["capabilities"]["memory_ceiling"], true);
@@ -139,6 +139,7 @@ fn ready_run_events_done() {
     assert_eq!(
         langs,
         [
+            json!("javascript"),
             json!("javascript"),
             json!("lua"),
             json!("python"),
@@ -338,9 +339,22 @@ fn idempotency_and_sessions() {
 
 #[test]
 fn memory_ceiling_ends_the_worker_with_its_status() {
+    let bomb = "let a = []; while (true) a.push([a.length])";
     let mut w = Worker::start();
     w.recv();
-    w.send(json!({"type": "run", "id": "m", "language": "js", "code": "let a = []; while (true) a.push([a.length])", "limits": {"memory_bytes": 33554432}}));
+    // QuickJS bounds its own heap: the run ends as over its memory limit, the worker lives on.
+    w.send(json!({"type": "run", "id": "q", "language": "js", "code": bomb, "limits": {"memory_bytes": 33554432}}));
+    let done = w.until_done("q");
+    let outcome = &done.last().unwrap()["outcome"];
+    assert_eq!(
+        (&outcome["status"], &outcome["limit"]),
+        (&json!("limit_exceeded"), &json!("memory")),
+        "{done:?}"
+    );
+    w.send(json!({"type": "run", "id": "n", "language": "js", "code": "console.log(6 * 7)"}));
+    assert_eq!(stdout_of(&w.until_done("n")), "42\n");
+    // Boa cannot: the worker's own ceiling ends the process with its status.
+    w.send(json!({"type": "run", "id": "m", "language": "js", "backend": "boa", "code": bomb, "limits": {"memory_bytes": 33554432}}));
     let status = w.child.wait().unwrap();
     assert_eq!(
         status.code(),

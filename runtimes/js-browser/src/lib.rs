@@ -21,15 +21,16 @@
 //! registered there, first: the default) and hands the runs of this backend to the page
 //! (`polyrun_web::page_job`). Natively nothing registers it: its `load` says where it runs.
 
-use polyrun_engine::{Capabilities, Error, LoadContext, Registry, Runtime, RuntimeDescriptor};
+use polyrun_engine::{
+    Capabilities, Error, JAVASCRIPT, LoadContext, Registry, Runtime, RuntimeDescriptor,
+};
 
-/// The descriptor this crate registers (the Boa backend's names and extensions: the same
-/// language).
+/// The descriptor this crate registers (JavaScript's names, as every JavaScript backend's).
 pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
-    id: polyrun_js::DESCRIPTOR.id,
-    name: polyrun_js::DESCRIPTOR.name,
-    aliases: polyrun_js::DESCRIPTOR.aliases,
-    extensions: polyrun_js::DESCRIPTOR.extensions,
+    id: JAVASCRIPT.id,
+    name: JAVASCRIPT.name,
+    aliases: JAVASCRIPT.aliases,
+    extensions: JAVASCRIPT.extensions,
     backend: "browser",
     version: "the page's own JavaScript engine",
     capabilities: Capabilities {

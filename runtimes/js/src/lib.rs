@@ -19,18 +19,18 @@ use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{Context, JsError, JsResult, JsValue, NativeFunction, Source, js_string};
 use polyrun_engine::{
-    Capabilities, Diagnostic, Error, Frame, LoadContext, MimeBundle, Outcome, Registry, RunIo,
-    RunRequest, Runtime, RuntimeDescriptor, Stream,
+    Capabilities, Diagnostic, Error, Frame, JAVASCRIPT, LoadContext, MimeBundle, Outcome, Registry,
+    RunIo, RunRequest, Runtime, RuntimeDescriptor, Stream,
 };
 
 pub use inspect::inspect;
 
 /// The descriptor this crate registers.
 pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
-    id: "javascript",
-    name: "JavaScript",
-    aliases: &["js", "node", "ecmascript"],
-    extensions: &["js", "mjs", "cjs"],
+    id: JAVASCRIPT.id,
+    name: JAVASCRIPT.name,
+    aliases: JAVASCRIPT.aliases,
+    extensions: JAVASCRIPT.extensions,
     backend: "boa",
     version: "Boa 0.22 (ECMAScript 2024+)",
     capabilities: Capabilities {
