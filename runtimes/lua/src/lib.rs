@@ -11,11 +11,14 @@
 //! `package`, so nothing reaches the host's files, processes or native libraries.
 //!
 //! Limits: an instruction-count hook polls the run's [`polyrun_engine::RunControl`] (deadline,
-//! cancel, output limit); mlua's allocator limit enforces the memory budget. `pcall`, `xpcall`,
+//! cancel, output limit) — natively on Unix only once the run must stop, switched on by a signal
+//! ([`preempt`]), since a count hook slows every instruction; mlua's allocator limit enforces the
+//! memory budget. `pcall`, `xpcall`,
 //! `coroutine.resume` and `coroutine.close` are wrapped so that a caught limit error is raised
 //! again at once: guest code can never swallow a limit.
 
 mod helpers;
+mod preempt;
 #[cfg(target_arch = "wasm32")]
 mod wasm_libc;
 
@@ -24,9 +27,7 @@ use polyrun_engine::{
     Capabilities, Diagnostic, Error, Frame, Interrupt, LimitKind, LoadContext, MimeBundle, Outcome,
     Registry, RunIo, RunRequest, Runtime, RuntimeDescriptor, Stream,
 };
-
-/// How many VM instructions run between two checks of the run's control.
-const HOOK_EVERY: u32 = 1000;
+use preempt::{HOOK_EVERY, Preempt};
 
 /// What `setmetatable` says to a metatable with `__gc`.
 const GC_REFUSED: &str = "setmetatable: __gc finalizers are not available in polyrun (Lua runs them outside every limit)";
@@ -68,6 +69,8 @@ fn load(_: &LoadContext) -> Result<Box<dyn Runtime>, Error> {
 /// A Lua state with polyrun's sandbox installed.
 pub struct LuaRuntime {
     lua: Lua,
+    /// When the count hook is on (see [`preempt`]).
+    preempt: Preempt,
     /// Bytes the fresh state uses; the memory limit is counted on top of this.
     baseline: usize,
 }
@@ -274,12 +277,16 @@ end
 impl LuaRuntime {
     /// A fresh sandboxed Lua state.
     pub fn new() -> Result<Self, Error> {
-        let lua = Self::new_state().map_err(load_error)?;
+        let (lua, preempt) = Self::new_state().map_err(load_error)?;
         let baseline = lua.used_memory();
-        Ok(LuaRuntime { lua, baseline })
+        Ok(LuaRuntime {
+            lua,
+            preempt,
+            baseline,
+        })
     }
 
-    fn new_state() -> mlua::Result<Lua> {
+    fn new_state() -> mlua::Result<(Lua, Preempt)> {
         let libs = StdLib::STRING
             | StdLib::TABLE
             | StdLib::MATH
@@ -362,7 +369,7 @@ impl LuaRuntime {
         // loaded-modules table, which guest code cannot reach: it keeps copies of the library
         // tables with the originals, so messages still say `string.rep`.
         let loaded: Table = lua.named_registry_value("_LOADED")?;
-        for name in ["string", "table"] {
+        for name in ["string", "table", "coroutine"] {
             let library: Table = g.get(name)?;
             let copy = lua.create_table()?;
             for pair in library.pairs::<Value, Value>() {
@@ -395,7 +402,9 @@ impl LuaRuntime {
                 Ok(VmState::Continue)
             },
         )?;
-        Ok(lua)
+        let preempt = Preempt::new(&lua)?;
+        preempt.wrap_coroutines(&lua, &co)?;
+        Ok((lua, preempt))
     }
 
     fn execute(&self, request: &RunRequest, chunk_name: &str) -> mlua::Result<MultiValue> {
@@ -563,9 +572,11 @@ impl Runtime for LuaRuntime {
             .set_memory_limit(limit)
             .map_err(|e| Error::Internal(e.to_string()))?;
         self.lua.set_app_data(io.clone());
+        let armed = self.preempt.arm(&self.lua, io.control());
         let chunk = request.file_name("input").to_string();
         let result = self.execute(request, &chunk);
         let outcome = self.outcome(result, io, &chunk);
+        drop(armed);
         self.lua.remove_app_data::<RunIo>();
         // Lift the limit so the host can clean up; collect what the guest left behind.
         let _ = self.lua.set_memory_limit(0);
