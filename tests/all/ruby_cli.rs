@@ -132,6 +132,53 @@ fn fetch_downloads_verifies_precompiles_then_does_nothing_and_repairs_damage() {
 }
 
 #[test]
+fn four_first_runs_at_once_compile_the_module_once() {
+    // A fresh cache that holds the downloaded ruby.wasm but no compiled module.
+    let o = polyrun(&["fetch", "ruby"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let artifact = polyrun_packaging::artifact("ruby").unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let to = polyrun_packaging::Cache::at(cache.path()).path_of(artifact);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(polyrun_packaging::Cache::from_env().path_of(artifact), &to).unwrap();
+    let dir = cache.path().to_str().unwrap().to_string();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                polyrun_env(
+                    &["run", "-l", "ruby", "--timeout", "300s", "-e", "puts 6 * 7"],
+                    "",
+                    &[("POLYRUN_CACHE", dir.as_str())],
+                )
+            })
+        })
+        .collect();
+    let outputs: Vec<_> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    for o in &outputs {
+        assert_eq!(text(&o.stdout), "42\n", "{}", text(&o.stderr));
+    }
+    // One compiled; the others waited for it ("waiting for another process compiling ruby"),
+    // or came after it and loaded what it wrote.
+    let compiled = outputs
+        .iter()
+        .filter(|o| text(&o.stderr).contains("compiling ruby (first use"))
+        .count();
+    assert_eq!(
+        compiled,
+        1,
+        "{:?}",
+        outputs.iter().map(|o| text(&o.stderr)).collect::<Vec<_>>()
+    );
+    let modules = std::fs::read_dir(cache.path().join("compiled"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .count();
+    assert_eq!(modules, 1);
+}
+
+#[test]
 fn helper_replies_a_guest_never_reads_stop_it_at_its_memory_limit() {
     // Raw call frames on stderr, never reading the replies from stdin: the host keeps at most
     // a bounded amount of them, then stops the guest (it used to hold every reply: GBs).

@@ -120,6 +120,8 @@ pub enum Compiled {
     FromCache,
     /// Compiled now and written to the cache.
     CompiledNow(Duration),
+    /// Compiled by another process, which this one waited for (so long), then loaded.
+    Waited(Duration),
 }
 
 impl std::fmt::Display for Compiled {
@@ -130,6 +132,11 @@ impl std::fmt::Display for Compiled {
             Compiled::CompiledNow(t) => {
                 write!(f, "compiled module: compiled in {:.1} s", t.as_secs_f64())
             }
+            Compiled::Waited(t) => write!(
+                f,
+                "compiled module: compiled by another process (waited {:.1} s)",
+                t.as_secs_f64()
+            ),
         }
     }
 }
@@ -244,6 +251,30 @@ pub fn shared_module(
     Ok(m)
 }
 
+/// The compiled module at `cwasm` if it is there and whole (its sidecar checksum matches); a
+/// damaged one is removed. Loaded modules are kept for the process.
+fn load_compiled(language: &str, cwasm: &Path, sha256: &str) -> Result<Option<Module>, Error> {
+    let sidecar = cwasm.with_extension("cwasm.sha256");
+    let (Ok(expected), true) = (std::fs::read_to_string(&sidecar), cwasm.exists()) else {
+        return Ok(None);
+    };
+    let actual = polyrun_packaging::sha256_file(cwasm)?;
+    if actual != expected.trim() {
+        // Damaged: compiled again.
+        let _ = std::fs::remove_file(cwasm);
+        return Ok(None);
+    }
+    // SAFETY: the file was written by `Module::serialize` of this wasmtime version and
+    // configuration (its name says so) and its checksum matches what we wrote.
+    let module =
+        unsafe { Module::deserialize_file(engine(), cwasm) }.map_err(wasi_err(language))?;
+    loaded()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(sha256.to_string(), module.clone());
+    Ok(Some(module))
+}
+
 /// Loads (or compiles and caches) the module at `wasm` whose sha256 is `sha256`.
 /// `progress(message, elapsed_seconds)` is called while a compile runs.
 pub fn compile_or_load(
@@ -262,23 +293,26 @@ pub fn compile_or_load(
     }
     let err = wasi_err(language);
     let cwasm = compiled_dir.join(compiled_name(sha256));
-    let sidecar = cwasm.with_extension("cwasm.sha256");
-    if let (Ok(expected), true) = (std::fs::read_to_string(&sidecar), cwasm.exists()) {
-        let actual = polyrun_packaging::sha256_file(&cwasm)?;
-        if actual == expected.trim() {
-            // SAFETY: the file was written by `Module::serialize` of this wasmtime version and
-            // configuration (its name says so) and its checksum matches what we wrote.
-            let module = unsafe { Module::deserialize_file(engine(), &cwasm) }.map_err(&err)?;
-            loaded()
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(sha256.to_string(), module.clone());
-            return Ok((module, Compiled::FromCache));
-        }
-        // Damaged: compile again below.
-        let _ = std::fs::remove_file(&cwasm);
+    if let Some(module) = load_compiled(language, &cwasm, sha256)? {
+        return Ok((module, Compiled::FromCache));
     }
-
+    // One compile per module per machine: a process that finds another one compiling waits
+    // for it and loads what it wrote.
+    std::fs::create_dir_all(compiled_dir)?;
+    let lock_path = compiled_dir.join(format!(".{}.lock", compiled_name(sha256)));
+    let lock = std::fs::File::create(&lock_path)?;
+    if lock.try_lock().is_err() {
+        let started = Instant::now();
+        progress(
+            &format!("waiting for another process compiling {language}"),
+            0,
+        );
+        lock.lock()?;
+        if let Some(module) = load_compiled(language, &cwasm, sha256)? {
+            return Ok((module, Compiled::Waited(started.elapsed())));
+        }
+    }
+    let sidecar = cwasm.with_extension("cwasm.sha256");
     let started = Instant::now();
     let done = std::sync::atomic::AtomicBool::new(false);
     let module = std::thread::scope(|s| {
