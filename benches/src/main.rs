@@ -298,22 +298,38 @@ fn run(cli: &Cli) -> Result<(), String> {
             }
         }
     }
+    // Each language's default backend, and JavaScript's second one.
+    let polyrun_run = |backend: Option<&str>| {
+        let mut command: Vec<String> = [
+            "run",
+            "--timeout",
+            "0",
+            "--memory",
+            "2GiB",
+            "--max-output",
+            "0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        command.insert(0, polyrun.to_string_lossy().to_string());
+        if let Some(b) = backend {
+            command.extend(["--backend".to_string(), b.to_string()]);
+        }
+        command
+    };
     for (lang, _) in LANGUAGES {
         runners.push(Runner {
             name: "polyrun".into(),
             language: lang,
-            command: vec![
-                polyrun.to_string_lossy().to_string(),
-                "run".into(),
-                "--timeout".into(),
-                "0".into(),
-                "--memory".into(),
-                "2GiB".into(),
-                "--max-output".into(),
-                "0".into(),
-            ],
+            command: polyrun_run(None),
         });
     }
+    runners.push(Runner {
+        name: "polyrun-boa".into(),
+        language: "javascript",
+        command: polyrun_run(Some("boa")),
+    });
 
     let dir = TempDir(std::env::temp_dir().join(format!("polyrun-bench-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).map_err(|e| e.to_string())?;

@@ -78,7 +78,8 @@ pub const PROGRAMS: [Program; 8] = [
 /// Who runs a program: polyrun or a reference interpreter.
 #[derive(Clone, Debug)]
 pub struct Runner {
-    /// Short name in the report: `polyrun`, `node`, `quickjs`, `cpython`, `lua`, `ruby`, `php`.
+    /// Short name in the report: `polyrun` (the default backend), `polyrun-boa`, `node`, `quickjs`,
+    /// `cpython`, `lua`, `ruby`, `php`.
     pub name: String,
     /// The language.
     pub language: &'static str,

@@ -5,55 +5,95 @@ use crate::{ImplResult, ProgramResult, Results};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The reference each language's ratios are taken against, and the target ratio.
-const REFERENCE: [(&str, &str, &str, f64); 5] = [
-    ("javascript", "JavaScript (Boa)", "quickjs", 3.0),
-    ("lua", "Lua (mlua, C Lua 5.4)", "lua", 1.5),
-    ("python", "Python (RustPython)", "cpython", 2.0),
-    ("ruby", "Ruby (ruby.wasm on wasmtime)", "ruby", 1.5),
-    ("php", "PHP (php.wasm on wasmtime)", "php", 1.5),
+#[derive(Clone, Copy)]
+/// One row of the report: polyrun's runner for a language (a backend), the reference its
+/// ratios are taken against, and the target ratio.
+struct Row {
+    lang: &'static str,
+    title: &'static str,
+    /// The runner measured (`polyrun`: the default backend; `polyrun-boa`: `--backend boa`).
+    runner: &'static str,
+    reference: &'static str,
+    target: f64,
+    /// Why it is slower where it is: the known causes, shown next to the measured gaps.
+    why: &'static str,
+}
+
+/// Every row, the default backend of each language first among its language's rows.
+const REFERENCE: [Row; 6] = [
+    Row {
+        lang: "javascript",
+        title: "JavaScript (QuickJS)",
+        runner: "polyrun",
+        reference: "quickjs",
+        target: 1.2,
+        why: "the same QuickJS-NG as the reference. polyrun adds an interrupt handler polled every \
+              10,000 branches, an allocator that counts every byte against the memory limit, \
+              console formatting in JavaScript (format.js) and the helpers' prelude in every \
+              fresh context. Node.js is a JIT and is not the target.",
+    },
+    Row {
+        lang: "javascript",
+        title: "JavaScript (Boa, `--backend boa`)",
+        runner: "polyrun-boa",
+        reference: "quickjs",
+        target: 3.0,
+        why: "Boa is a bytecode interpreter written for correctness first; QuickJS has had two \
+              decades of tuning of its value representation, property caches and GC. A `Map` \
+              filled with freshly concatenated string keys is a pathological case for Boa (the \
+              dict program); string building with `+=` is the reverse (QuickJS copies, Boa does \
+              not). Boa runs in a worker process (it cannot stop itself).",
+    },
+    Row {
+        lang: "lua",
+        title: "Lua (mlua, C Lua 5.4)",
+        runner: "polyrun",
+        reference: "lua",
+        target: 1.1,
+        why: "the same C Lua 5.4 as the reference. The count hook that checks limits and cancel is \
+              switched on only when a run must stop (any active count hook sends every \
+              instruction through Lua 5.4's slow path), but code inside coroutines still runs \
+              with it; mlua's allocator accounting (the memory limit) and its calls into Rust \
+              (print, io.write) add a little.",
+    },
+    Row {
+        lang: "python",
+        title: "Python (RustPython)",
+        runner: "polyrun",
+        reference: "cpython",
+        target: 2.0,
+        why: "RustPython is a young interpreter without CPython's specialising adaptive \
+              interpreter, small-object allocator or optimised dict/str internals; start-up also \
+              unmarshals the frozen standard library.",
+    },
+    Row {
+        lang: "ruby",
+        title: "Ruby (ruby.wasm on wasmtime)",
+        runner: "polyrun",
+        reference: "ruby",
+        target: 1.5,
+        why: "ruby.wasm is CRuby built for wasm32, a 32-bit target: no flonums, so every Float is \
+              a heap object (the float programs, mandelbrot and nbody, are the worst by far), no \
+              YJIT, bounds-checked memory on wasmtime's Cranelift. Every run gets a fresh VM: it \
+              is booted after the previous run (~40 ms), so a run that follows another at once \
+              waits for it (the back-to-back warm start), while a spaced run finds it ready.",
+    },
+    Row {
+        lang: "php",
+        title: "PHP (php.wasm on wasmtime)",
+        runner: "polyrun",
+        reference: "php",
+        target: 1.5,
+        why: "PHP compiled to WebAssembly: no opcache and no JIT (the reference php-cli does not \
+              use them either), bounds-checked linear memory, setjmp/longjmp as WebAssembly \
+              exceptions, and a 6.5 MB module compiled (cached) and instantiated per run.",
+    },
 ];
 
-/// Why a backend is slower where it is: the known causes, shown next to the measured gaps.
-const WHY: [(&str, &str); 5] = [
-    (
-        "javascript",
-        "Boa is a bytecode interpreter written for correctness first; QuickJS has had two decades of \
-         tuning of its value representation, property caches and GC. A `Map` filled with freshly \
-         concatenated string keys is a pathological case for Boa (the dict program); string \
-         building with `+=` is the reverse (QuickJS copies, Boa does not). Node.js is a JIT and is \
-         not the target.",
-    ),
-    (
-        "lua",
-        "the same C Lua 5.4 as the reference. The gap is polyrun's count hook (limits and cancel are \
-         checked every 1000 VM instructions): in Lua 5.4 any active hook sends *every* instruction \
-         through the interpreter's slow path, which is why call- and loop-heavy programs pay ~2× \
-         while library-heavy ones (strings, dict) do not. Installing the hook only when a limit or \
-         cancel fires (from a watchdog thread; `lua_sethook` is safe to call asynchronously) would \
-         remove it. mlua's allocator accounting (the memory limit) adds a little.",
-    ),
-    (
-        "python",
-        "RustPython is a young interpreter without CPython's specialising adaptive interpreter, \
-         small-object allocator or optimised dict/str internals; start-up also unmarshals the frozen \
-         standard library.",
-    ),
-    (
-        "ruby",
-        "ruby.wasm is CRuby built for wasm32, a 32-bit target: no flonums, so every Float is a heap \
-         object (the float programs, mandelbrot and nbody, are the worst by far), no YJIT, \
-         bounds-checked memory on wasmtime's Cranelift. Every run gets a fresh VM: it is booted \
-         after the previous run (~40 ms), so a run that follows another at once waits for it \
-         (the back-to-back warm start), while a spaced run finds it ready.",
-    ),
-    (
-        "php",
-        "PHP compiled to WebAssembly: no opcache and no JIT (the reference php-cli does not use \
-         them either), bounds-checked linear memory, setjmp/longjmp as WebAssembly exceptions, and \
-         a 6.5 MB module compiled (cached) and instantiated per run.",
-    ),
-];
+/// One row per language: its default backend's (what the per-language sections show).
+fn languages() -> impl Iterator<Item = &'static Row> {
+    REFERENCE.iter().filter(|r| r.runner == "polyrun")
+}
 
 fn find<'a>(p: &'a ProgramResult, runner: &str, lang: &str) -> Option<&'a ImplResult> {
     p.results
@@ -61,8 +101,8 @@ fn find<'a>(p: &'a ProgramResult, runner: &str, lang: &str) -> Option<&'a ImplRe
         .find(|r| r.runner == runner && r.language == lang)
 }
 
-fn ratio(p: &ProgramResult, lang: &str, reference: &str) -> Option<f64> {
-    Some(find(p, "polyrun", lang)?.median_ms / find(p, reference, lang)?.median_ms)
+fn ratio(p: &ProgramResult, row: &Row) -> Option<f64> {
+    Some(find(p, row.runner, row.lang)?.median_ms / find(p, row.reference, row.lang)?.median_ms)
 }
 
 fn geomean(xs: &[f64]) -> f64 {
@@ -146,16 +186,22 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
         w,
         "| language | reference | cold start ratio | execution ratio (geomean) | target | warm start in process |\n|---|---|---|---|---|---|"
     );
-    for (lang, title, reference, target) in REFERENCE {
-        let cold = hello.and_then(|h| ratio(h, lang, reference));
-        let exec: Vec<f64> = work
-            .iter()
-            .filter_map(|p| ratio(p, lang, reference))
-            .collect();
+    for row in &REFERENCE {
+        let Row {
+            lang,
+            title,
+            runner,
+            reference,
+            target,
+            ..
+        } = *row;
+        let cold = hello.and_then(|h| ratio(h, row));
+        let exec: Vec<f64> = work.iter().filter_map(|p| ratio(p, row)).collect();
+        // The live manager's warm start is the default backend's.
         let warm = r
             .warm_start
             .iter()
-            .find(|x| x.language == lang && x.isolation == "in_process");
+            .find(|x| runner == "polyrun" && x.language == lang && x.isolation == "in_process");
         let _ = writeln!(
             w,
             "| {title} | {reference} | {} | {} | ≤ {target}× {} | {} |",
@@ -186,8 +232,15 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
             w,
             "| language | polyrun ms | reference | reference ms | ratio | polyrun peak MB | reference peak MB |\n|---|---|---|---|---|---|---|"
         );
-        for (lang, title, reference, _) in REFERENCE {
-            if let (Some(a), Some(b)) = (find(h, "polyrun", lang), find(h, reference, lang)) {
+        for row in &REFERENCE {
+            let Row {
+                lang,
+                title,
+                runner,
+                reference,
+                ..
+            } = *row;
+            if let (Some(a), Some(b)) = (find(h, runner, lang), find(h, reference, lang)) {
                 let _ = writeln!(
                     w,
                     "| {title} | {} | {reference} | {} | {:.2}× | {:.0} | {:.0} |",
@@ -217,7 +270,15 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
         let _ = writeln!(w, "| {} | {} | {} |", p.name, p.n, p.about);
     }
     let _ = writeln!(w);
-    for (lang, title, reference, target) in REFERENCE {
+    for row in &REFERENCE {
+        let Row {
+            lang,
+            title,
+            runner,
+            reference,
+            target,
+            ..
+        } = *row;
         let _ = writeln!(w, "### {title} vs {reference} (target ≤ {target}×)\n");
         let node = lang == "javascript";
         let _ = writeln!(
@@ -227,7 +288,7 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
             if node { "---|" } else { "" }
         );
         for p in &work {
-            if let (Some(a), Some(b)) = (find(p, "polyrun", lang), find(p, reference, lang)) {
+            if let (Some(a), Some(b)) = (find(p, runner, lang), find(p, reference, lang)) {
                 let node_col = if node {
                     find(p, "node", lang)
                         .map(|n| format!(" {} |", ms(n.median_ms)))
@@ -262,7 +323,7 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
          | language | in process, spaced µs (min–max) | in process, back to back | worker, spaced | worker, back to back |\n|---|---|---|---|---|",
         crate::SPACING.as_millis()
     );
-    for (lang, title, _, _) in REFERENCE {
+    for &Row { lang, title, .. } in languages() {
         let find = |iso: &str| {
             r.warm_start
                 .iter()
@@ -298,7 +359,7 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
         w,
         "## Throughput and idle memory\n\n| language | hello runs/s (one manager, 2 threads, in process) | MB per idle loaded instance |\n|---|---|---|"
     );
-    for (lang, title, _, _) in REFERENCE {
+    for &Row { lang, title, .. } in languages() {
         let _ = writeln!(
             w,
             "| {title} | {} | {} |",
@@ -319,7 +380,7 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
             w,
             "## Helper calls\n\nOne `polyrun` helper call (`setVariable` / `getVariable`, variables in SQLite): runs with 500 set/get pairs against runs with none, best of five, µs per call ([helpers](helpers.md)).\n\n| language | in process (µs) | in a worker (µs) |\n|---|---|---|"
         );
-        for (lang, title, _, _) in REFERENCE {
+        for &Row { lang, title, .. } in languages() {
             let get = |iso: &str| {
                 r.helper_call_us
                     .get(&format!("{lang}/{iso}"))
@@ -352,7 +413,12 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
                 w,
                 "| language | first output, first run in a worker (ms) | later runs (ms) |\n|---|---|---|"
             );
-            for (lang, native, _, _) in REFERENCE {
+            for &Row {
+                lang,
+                title: native,
+                ..
+            } in languages()
+            {
                 let t = &b["time_to_first_output_warm_cache"][lang];
                 // The browser's default backend, named by the comparison when it ran.
                 let title = r
@@ -387,10 +453,11 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
 
     // What is slow and why.
     let _ = writeln!(w, "## What is slow and why\n");
-    for (lang, title, reference, target) in REFERENCE {
+    for row in &REFERENCE {
+        let Row { title, target, .. } = *row;
         let mut worst: Vec<(f64, &str)> = work
             .iter()
-            .filter_map(|p| Some((ratio(p, lang, reference)?, p.name.as_str())))
+            .filter_map(|p| Some((ratio(p, row)?, p.name.as_str())))
             .collect();
         worst.sort_by(|a, b| b.0.total_cmp(&a.0));
         let slow: Vec<String> = worst
@@ -398,11 +465,7 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
             .filter(|(x, _)| *x > target)
             .map(|(x, n)| format!("{n} {x:.1}×"))
             .collect();
-        let why = WHY
-            .iter()
-            .find(|(l, _)| *l == lang)
-            .map(|x| x.1)
-            .unwrap_or("");
+        let why = row.why;
         let _ = writeln!(
             w,
             "- **{title}**: {}. {}",
@@ -434,10 +497,15 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
 
     // Charts.
     let mut rows = Vec::new();
-    for (lang, _, reference, _) in REFERENCE {
+    for row in &REFERENCE {
+        let Row { lang, runner, .. } = *row;
         for p in &work {
-            if let Some(x) = ratio(p, lang, reference) {
-                rows.push((format!("{lang} {}", p.name), x));
+            if let Some(x) = ratio(p, row) {
+                let backend = runner
+                    .strip_prefix("polyrun-")
+                    .map(|b| format!("/{b}"))
+                    .unwrap_or_default();
+                rows.push((format!("{lang}{backend} {}", p.name), x));
             }
         }
     }
@@ -450,8 +518,14 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
     )?;
     if let Some(h) = hello {
         let mut rows = Vec::new();
-        for (lang, _, reference, _) in REFERENCE {
-            for who in ["polyrun", reference] {
+        for row in &REFERENCE {
+            let Row {
+                lang,
+                runner,
+                reference,
+                ..
+            } = *row;
+            for who in [runner, reference] {
                 if let Some(x) = find(h, who, lang) {
                     rows.push((format!("{lang}: {who}"), x.median_ms));
                 }
@@ -483,10 +557,9 @@ fn short_error(e: &str) -> String {
 
 /// A language's name with its browser backend's version: `Python — Python 3.14 (Pyodide 314.0.7)`.
 fn browser_title(lang: &str, version: &str) -> String {
-    let name = REFERENCE
-        .iter()
-        .find(|x| x.0 == lang)
-        .and_then(|x| x.1.split(" (").next())
+    let name = languages()
+        .find(|x| x.lang == lang)
+        .and_then(|x| x.title.split(" (").next())
         .map_or_else(|| capitalise(lang), str::to_string);
     if version.is_empty() {
         name
