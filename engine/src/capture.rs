@@ -1,7 +1,9 @@
 //! Running a backend directly and collecting everything it emits: for tests, conformance suites
 //! and simple embedders that do not need streaming.
 
-use crate::{Error, Event, Outcome, RunControl, RunIo, RunRequest, Runtime, VecStdin};
+use crate::{
+    Diagnostic, Error, Event, Limits, Outcome, RunControl, RunIo, RunRequest, Runtime, VecStdin,
+};
 use std::sync::{Arc, Mutex};
 
 /// Everything one run produced.
@@ -24,6 +26,27 @@ impl Captured {
             Outcome::Completed { value: Some(v) } => v.plain(),
             _ => None,
         }
+    }
+
+    /// The diagnostic of a run that ended in a guest error; panics (naming the outcome and the
+    /// output) otherwise — for tests.
+    pub fn error(&self) -> &Diagnostic {
+        match &self.outcome {
+            Outcome::Error { diagnostic } => diagnostic,
+            other => panic!(
+                "expected an error, got {other:?} (stdout {:?})",
+                self.stdout
+            ),
+        }
+    }
+}
+
+/// A request for `code` as the file `file`, with the default limits.
+pub fn request(code: &str, file: &str) -> RunRequest {
+    RunRequest {
+        code: code.into(),
+        filename: Some(file.into()),
+        limits: Limits::default(),
     }
 }
 

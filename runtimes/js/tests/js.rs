@@ -1,16 +1,12 @@
 //! Behaviour of the JavaScript backend, driven directly (no manager).
 
 use polyrun_engine::capture::{self, Captured};
-use polyrun_engine::{Diagnostic, LimitKind, Limits, Outcome, RunControl, RunRequest, Runtime};
+use polyrun_engine::{LimitKind, Outcome, RunControl, RunRequest, Runtime};
 use polyrun_js::JsRuntime;
 use std::time::Duration;
 
 fn req(code: &str) -> RunRequest {
-    RunRequest {
-        code: code.into(),
-        filename: Some("main.js".into()),
-        limits: Limits::default(),
-    }
+    capture::request(code, "main.js")
 }
 
 fn run(code: &str) -> Captured {
@@ -19,13 +15,6 @@ fn run(code: &str) -> Captured {
 
 fn run_in(rt: &mut JsRuntime, request: RunRequest, stdin: &str) -> Captured {
     capture::run(rt, &request, stdin).unwrap()
-}
-
-fn error_of(c: &Captured) -> &Diagnostic {
-    match &c.outcome {
-        Outcome::Error { diagnostic } => diagnostic,
-        other => panic!("expected an error, got {other:?}"),
-    }
 }
 
 #[test]
@@ -89,14 +78,14 @@ fn promise_jobs_run_before_the_outcome() {
 #[test]
 fn runtime_errors_report_the_users_line_and_column() {
     let c = run("let x = 1;\nlet y = 2;\nnull.foo;\n");
-    let d = error_of(&c);
+    let d = c.error();
     assert_eq!(
         (d.kind.as_str(), d.line, d.column),
         ("TypeError", Some(3), Some(6))
     );
 
     let c = run("function f() {\n  throw new TypeError('bad');\n}\nf();");
-    let d = error_of(&c);
+    let d = c.error();
     assert_eq!((d.kind.as_str(), d.message.as_str()), ("TypeError", "bad"));
     assert_eq!((d.line, d.column), (Some(2), Some(9)));
     let lines: Vec<_> = d
@@ -107,21 +96,21 @@ fn runtime_errors_report_the_users_line_and_column() {
     assert_eq!(lines, vec![(Some("f".into()), Some(2)), (None, Some(4))]);
 
     let c = run("let a = 1;\n\nundefinedFn();");
-    let d = error_of(&c);
+    let d = c.error();
     assert_eq!(
         (d.kind.as_str(), d.line, d.column),
         ("ReferenceError", Some(3), Some(1))
     );
 
     let d = run("console.log('before');\nthrow 42");
-    assert_eq!(error_of(&d).kind, "Uncaught");
+    assert_eq!(d.error().kind, "Uncaught");
     assert_eq!(d.stdout, "before\n");
 }
 
 #[test]
 fn syntax_errors_report_the_users_line() {
     let c = run("let x = 1;\n\nlet = = 3;\n");
-    let d = error_of(&c);
+    let d = c.error();
     assert_eq!(
         (d.kind.as_str(), d.line, d.column),
         ("SyntaxError", Some(3), Some(7))
@@ -147,7 +136,7 @@ fn guest_try_catch_cannot_swallow_limits() {
     let c = run(
         "function r() { try { return r() } catch (e) { return r() } }\nr(); console.log('after')",
     );
-    assert_eq!(error_of(&c).kind, "RangeError");
+    assert_eq!(c.error().kind, "RangeError");
     assert!(c.stdout.is_empty());
 }
 
@@ -187,7 +176,7 @@ fn sessions_keep_globals_until_reset() {
     assert_eq!(run_in(&mut rt, req("inc(counter)"), "").value(), Some("42"));
     rt.reset().unwrap();
     assert_eq!(
-        error_of(&run_in(&mut rt, req("counter"), "")).kind,
+        run_in(&mut rt, req("counter"), "").error().kind,
         "ReferenceError"
     );
 }

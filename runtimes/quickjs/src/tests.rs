@@ -8,11 +8,7 @@ use polyrun_engine::{Limits, RunControl};
 use std::time::Duration;
 
 fn req(code: &str) -> RunRequest {
-    RunRequest {
-        code: code.into(),
-        filename: Some("main.js".into()),
-        limits: Limits::default(),
-    }
+    capture::request(code, "main.js")
 }
 
 fn run(code: &str) -> Captured {
@@ -21,13 +17,6 @@ fn run(code: &str) -> Captured {
 
 fn run_in(rt: &mut QuickJsRuntime, request: RunRequest, stdin: &str) -> Captured {
     capture::run(rt, &request, stdin).unwrap()
-}
-
-fn error_of(c: &Captured) -> &Diagnostic {
-    match &c.outcome {
-        Outcome::Error { diagnostic } => diagnostic,
-        other => panic!("expected an error, got {other:?} (stdout {:?})", c.stdout),
-    }
 }
 
 fn limited(code: &str, limits: impl FnOnce(&mut Limits)) -> Captured {
@@ -95,7 +84,7 @@ fn top_level_await_runs_and_keeps_its_value() {
     assert_eq!(c.stdout, "got 21\n");
     assert_eq!(c.value(), Some("42"));
     let c = run("await null;\nthrow new TypeError('late')");
-    let d = error_of(&c);
+    let d = c.error();
     assert_eq!((d.kind.as_str(), d.line), ("TypeError", Some(2)));
 }
 
@@ -103,7 +92,7 @@ fn top_level_await_runs_and_keeps_its_value() {
 fn an_unhandled_rejection_ends_the_run_with_its_reason() {
     let c = run("Promise.reject(new RangeError('nobody'));\nconsole.log('after')");
     assert_eq!(c.stdout, "after\n");
-    let d = error_of(&c);
+    let d = c.error();
     assert_eq!(
         (d.kind.as_str(), d.message.as_str()),
         ("RangeError", "nobody")
@@ -116,11 +105,11 @@ fn an_unhandled_rejection_ends_the_run_with_its_reason() {
 #[test]
 fn errors_have_the_users_kind_line_and_column() {
     let d = run("let x = 1;\nlet y = 2;\nnull.foo;\n");
-    let d = error_of(&d);
+    let d = d.error();
     assert_eq!((d.kind.as_str(), d.line), ("TypeError", Some(3)));
 
     let c = run("function f() {\n  throw new TypeError('bad');\n}\nf();");
-    let d = error_of(&c);
+    let d = c.error();
     assert_eq!((d.kind.as_str(), d.message.as_str()), ("TypeError", "bad"));
     assert_eq!(d.line, Some(2));
     let lines: Vec<_> = d
@@ -134,7 +123,7 @@ fn errors_have_the_users_kind_line_and_column() {
     // at the function's head, and the backend finds the access in its body — at the property's
     // name, as Boa and V8 report it.
     let c = run("function f() {\n  return null.x;\n}\nf();");
-    let d = error_of(&c);
+    let d = c.error();
     assert_eq!(
         (d.kind.as_str(), d.line, d.column),
         ("TypeError", Some(2), Some(15))
@@ -142,20 +131,20 @@ fn errors_have_the_users_kind_line_and_column() {
     assert_eq!(d.frames[0].line, Some(2));
     // A read on a variable holding null is reported at the variable; the name follows it.
     let c = run("console.log('ok');\nconst o = null;\nconsole.log(o.field);\n");
-    let d = error_of(&c);
+    let d = c.error();
     assert_eq!((d.line, d.column), (Some(3), Some(15)));
     assert_eq!(c.stdout, "ok\n");
 
     let d = run("let a = 1;\n\nundefinedFn();");
-    let d = error_of(&d);
+    let d = d.error();
     assert_eq!((d.kind.as_str(), d.line), ("ReferenceError", Some(3)));
 
     let c = run("console.log('before');\nthrow 42");
-    assert_eq!(error_of(&c).kind, "Uncaught");
+    assert_eq!(c.error().kind, "Uncaught");
     assert_eq!(c.stdout, "before\n");
 
     let c = run("let x = 1;\n\nlet = = 3;\n");
-    let d = error_of(&c);
+    let d = c.error();
     assert_eq!((d.kind.as_str(), d.line), ("SyntaxError", Some(3)));
     assert!(c.stdout.is_empty());
 }
@@ -233,7 +222,7 @@ fn output_limit_cannot_be_caught() {
 #[test]
 fn deep_nesting_and_recursion_are_errors_not_crashes() {
     let c = run("function r() { return r() }\nr(); console.log('after')");
-    assert_eq!(error_of(&c).kind, "RangeError");
+    assert_eq!(c.error().kind, "RangeError");
     assert!(c.stdout.is_empty());
     // QuickJS's stack overflow is catchable, as V8's is: recursing again in the handler makes
     // an exponential tree of calls, which the deadline ends.
@@ -254,7 +243,7 @@ fn deep_nesting_and_recursion_are_errors_not_crashes() {
         "let p = {}; for (let i = 0; i < 2e5; i++) p = new Proxy(p, {}); p.x",
     ] {
         let c = limited(code, |l| l.wall_time = Some(Duration::from_secs(20)));
-        let d = error_of(&c);
+        let d = c.error();
         assert!(
             ["RangeError", "InternalError", "SyntaxError"].contains(&d.kind.as_str()),
             "{code}: {d:?}"
@@ -276,7 +265,7 @@ fn sessions_keep_globals_until_reset_and_nothing_of_the_host_is_there() {
     assert_eq!(run_in(&mut rt, req("inc(counter)"), "").value(), Some("42"));
     rt.reset().unwrap();
     assert_eq!(
-        error_of(&run_in(&mut rt, req("counter"), "")).kind,
+        run_in(&mut rt, req("counter"), "").error().kind,
         "ReferenceError"
     );
     let c = run(
