@@ -9,7 +9,8 @@
 //! from the watchdog's own thread instead would race with the interpreter's call-info list.
 //!
 //! polyrun owns the signal [`signal_number`] (`SIGRTMIN + 5`) in a process that runs Lua
-//! natively; a stray one is ignored.
+//! natively: each run unblocks it on its thread and puts the handler back if another took its
+//! place; a stray one is ignored.
 
 use super::HOOK_EVERY;
 use mlua::{Lua, Table, ffi};
@@ -111,12 +112,39 @@ fn install_handler() {
         // SAFETY: a plain handler for a signal polyrun owns.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as extern "C" fn(c_int) as libc::sighandler_t;
+            action.sa_sigaction = handler_address();
             action.sa_flags = libc::SA_RESTART | libc::SA_ONSTACK;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(signal_number(), &action, std::ptr::null_mut());
         }
     });
+}
+
+fn handler_address() -> libc::sighandler_t {
+    on_signal as extern "C" fn(c_int) as libc::sighandler_t
+}
+
+/// Makes sure the kick can reach this thread: a host that blocks signals in its threads (to
+/// take them on one thread with `sigwait`), or that installed its own handler for this one,
+/// would otherwise leave a runaway loop unstopped. Two cheap syscalls per run.
+fn ensure_deliverable() {
+    // SAFETY: querying and setting this thread's mask and this signal's action.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal_number());
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        let mut current: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(signal_number(), std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction != handler_address()
+        {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler_address();
+            action.sa_flags = libc::SA_RESTART | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal_number(), &action, std::ptr::null_mut());
+        }
+    }
 }
 
 /// The process-wide timer: at a watched run's deadline it checks the run's control, which trips
@@ -291,6 +319,7 @@ impl Preempt {
         shared.kicked.store(false, SeqCst);
         // SAFETY: the main state, on this thread, outside any Lua call.
         unsafe { ffi::lua_sethook(shared.main, None, 0, 0) };
+        ensure_deliverable();
         CURRENT.with(|c| c.set(Arc::as_ptr(shared)));
         // SAFETY: plain libc call.
         *shared.target() = Some((unsafe { libc::pthread_self() }, generation));
@@ -409,6 +438,29 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         assert!(!main_hooked(&p));
         drop(armed);
+    }
+
+    #[test]
+    fn a_thread_that_blocks_every_signal_is_still_kicked() {
+        std::thread::spawn(|| {
+            // SAFETY: blocking every signal in this test thread only.
+            unsafe {
+                let mut all: libc::sigset_t = std::mem::zeroed();
+                libc::sigfillset(&mut all);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+            }
+            let (lua, p) = state();
+            let control = RunControl::new();
+            let _armed = p.arm(&lua, &control);
+            control.cancel();
+            let start = Instant::now();
+            while !main_hooked(&p) && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert!(main_hooked(&p));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
