@@ -39,10 +39,11 @@ const REFERENCE: [Row; 6] = [
         reference: "quickjs",
         target: 3.0,
         why: "Boa is a bytecode interpreter written for correctness first; QuickJS has had two \
-              decades of tuning of its value representation, property caches and GC. A `Map` \
-              filled with freshly concatenated string keys is a pathological case for Boa (the \
-              dict program); string building with `+=` is the reverse (QuickJS copies, Boa does \
-              not). Boa runs in a worker process (it cannot stop itself).",
+              decades of tuning of its value representation, property caches and GC. Building a \
+              string with `+=` (the strings program) copies it each time in Boa, while \
+              QuickJS-NG concatenates into ropes; a `Map` filled with freshly concatenated string \
+              keys is a pathological case for Boa (the dict program). Boa runs in a worker \
+              process (it cannot stop itself).",
     },
     Row {
         lang: "lua",
