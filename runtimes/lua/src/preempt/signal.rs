@@ -18,7 +18,7 @@ use polyrun_engine::RunControl;
 use std::cell::Cell;
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 /// The signal that asks a thread running Lua to switch its hook on.
@@ -106,37 +106,24 @@ extern "C" fn on_signal(_: c_int) {
     unsafe { shared.hook_on(shared.main) };
 }
 
-fn install_handler() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: a plain handler for a signal polyrun owns.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = handler_address();
-            action.sa_flags = libc::SA_RESTART | libc::SA_ONSTACK;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal_number(), &action, std::ptr::null_mut());
-        }
-    });
-}
-
 fn handler_address() -> libc::sighandler_t {
     on_signal as extern "C" fn(c_int) as libc::sighandler_t
 }
 
-/// Makes sure the kick can reach this thread: a host that blocks signals in its threads (to
-/// take them on one thread with `sigwait`), or that installed its own handler for this one,
-/// would otherwise leave a runaway loop unstopped. Two cheap syscalls per run.
+/// Makes sure the kick can reach this thread, before each run: the signal unblocked here (a
+/// host that blocks signals in its threads, to take them on one thread with `sigwait`, would
+/// otherwise leave a runaway loop unstopped) and polyrun's handler in place (installed the first
+/// time, and again if something replaced it). Two cheap syscalls per run.
 fn ensure_deliverable() {
-    // SAFETY: querying and setting this thread's mask and this signal's action.
+    // SAFETY: this thread's mask and this signal's action, which polyrun owns.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, signal_number());
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         let mut current: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(signal_number(), std::ptr::null(), &mut current) == 0
-            && current.sa_sigaction != handler_address()
+        if libc::sigaction(signal_number(), std::ptr::null(), &mut current) != 0
+            || current.sa_sigaction != handler_address()
         {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = handler_address();
@@ -241,7 +228,6 @@ impl Preempt {
     /// Takes the global hook off the main state (mlua keeps its callback) and keeps its
     /// function to switch it on again.
     pub(crate) fn new(lua: &Lua) -> mlua::Result<Self> {
-        install_handler();
         let mut found = None;
         // SAFETY: raw calls on this state's main thread, on the thread that owns it.
         unsafe {
