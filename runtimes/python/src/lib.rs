@@ -53,7 +53,7 @@ pub const DESCRIPTOR: RuntimeDescriptor = RuntimeDescriptor {
     aliases: PYTHON.aliases,
     extensions: PYTHON.extensions,
     backend: "rustpython",
-    version: "Python 3.14 (RustPython 0.5)",
+    version: "Python 3.14 (RustPython 0.6)",
     capabilities: Capabilities {
         preemptible: true,
         memory_limit: false,
@@ -261,7 +261,7 @@ impl PythonRuntime {
                     .set_item("_polyrun", module.into(), vm)?;
                 let code = vm
                     .compile(PRELUDE, Mode::Exec, "<polyrun>".to_owned())
-                    .map_err(|e| vm.new_syntax_error(&e, Some(PRELUDE)))?;
+                    .map_err(|e| e.into_pyexception(vm, Some(PRELUDE)))?;
                 vm.run_code_obj(code, Scope::with_builtins(None, dict.clone(), vm))?;
                 let time = vm.import("time", 0)?;
                 time.set_attr("sleep", dict.get_item("_sleep", vm)?, vm)?;
@@ -490,9 +490,8 @@ impl PythonRuntime {
     /// REPL rule). The statements before it and the expression are compiled separately, each
     /// keeping its lines in the user's file.
     fn run_code(&self, vm: &VirtualMachine, code: &str, file: &str) -> PyResult {
-        let syntax_error = |e: rustpython_vm::compiler::CompileError, src: &str| {
-            vm.new_syntax_error(&e, Some(src))
-        };
+        let syntax_error =
+            |e: rustpython_vm::vm::VmCompileError, src: &str| e.into_pyexception(vm, Some(src));
         let scope = || self.state.scope.clone();
         if let Some(exc) = nesting_error(vm, code, file) {
             return Err(exc);
