@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
 import { serve } from '../../web/tools/serve.mjs';
 
 const [site, programsFile, outFile] = process.argv.slice(2);
@@ -34,6 +35,7 @@ const ALL_RUNTIMES = [
   { runtime: 'polyrun', language: 'ruby' },
   { runtime: 'ruby.wasm', language: 'ruby', package: '@ruby/wasm-wasi' },
   { runtime: 'polyrun', language: 'php' },
+  { runtime: 'php-wasm', language: 'php', package: '@php-wasm/web-8-2' },
 ];
 // POLYRUN_BENCH_RUNTIMES=polyrun:python,pyodide:python picks some (for investigating one).
 const only = process.env.POLYRUN_BENCH_RUNTIMES?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -49,6 +51,28 @@ fs.mkdirSync(path.join(root, 'peers'));
 fs.symlinkSync(path.join(modules, 'wasmoon'), path.join(root, 'peers', 'wasmoon'));
 fs.symlinkSync(path.join(modules, 'pyodide'), path.join(root, 'peers', 'pyodide'));
 fs.symlinkSync(path.join(modules, '@ruby', 'wasm-wasi'), path.join(root, 'peers', 'ruby-wasm-wasi'));
+// php-wasm (WordPress Playground's PHP) ships as modules for a bundler (bare imports, the
+// .wasm imported as a file): bundled with esbuild, as an application using it would be.
+if (RUNTIMES.some((r) => r.runtime === 'php-wasm')) {
+  await esbuild.build({
+    stdin: {
+      contents: "export { PHP, loadPHPRuntime } from '@php-wasm/universal';\nexport { getPHPLoaderModule } from '@php-wasm/web-8-2';\n",
+      resolveDir: here,
+    },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    outdir: path.join(root, 'peers', 'php-wasm'),
+    entryNames: 'bundle',
+    publicPath: '/peers/php-wasm/',
+    loader: { '.wasm': 'file', '.so': 'file' },
+    // Reached only under Node.
+    external: ['worker_threads', 'events', 'fs', 'path', 'crypto', 'os', 'url', 'module', 'child_process'],
+    logLevel: 'warning',
+  });
+}
 
 const server = await serve(root);
 const origin = `http://127.0.0.1:${server.address().port}`;

@@ -158,6 +158,22 @@ const ADAPTERS = {
       },
     };
   },
+
+  // php-wasm (@php-wasm/web-8-2 + @php-wasm/universal, WordPress Playground's PHP 8.2 build);
+  // one PHP instance for every run, as a playground page keeps it.
+  async 'php-wasm'() {
+    const { PHP, loadPHPRuntime, getPHPLoaderModule } = await import(here('/peers/php-wasm/bundle.js'));
+    const php = new PHP(await loadPHPRuntime(await getPHPLoaderModule()));
+    const run = async (code) => {
+      const response = await php.run({ code });
+      if (response.exitCode !== 0) throw new Error(`php-wasm: exit ${response.exitCode}: ${response.errors}`);
+      return response.text;
+    };
+    return {
+      version: `PHP ${(await run('<?php echo PHP_VERSION;'))} (php-wasm)`,
+      run: (code) => run(code.startsWith('<?php') ? code : `<?php ${code}`),
+    };
+  },
 };
 
 window.bench = (async () => {

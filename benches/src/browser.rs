@@ -1,6 +1,6 @@
 //! The browser comparison: `benches/browser/compare.mjs` runs the program set in Debian's
 //! Chromium through polyrun's web build and through the runtimes users pick in a browser today
-//! (Pyodide, ruby.wasm's JS package, Wasmoon, and the page's own JavaScript engine).
+//! (Pyodide, ruby.wasm's JS package, Wasmoon, php-wasm, and the page's own JavaScript engine).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -31,7 +31,7 @@ pub struct BrowserProgram {
 /// One runtime in the browser: start-up and the programs of its language.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct BrowserRuntime {
-    /// `polyrun`, `browser-js`, `wasmoon`, `pyodide` or `ruby.wasm`.
+    /// `polyrun`, `browser-js`, `browser-js-worker`, `wasmoon`, `pyodide`, `ruby.wasm` or `php-wasm`.
     pub runtime: String,
     /// polyrun's language id.
     pub language: String,

@@ -43,8 +43,8 @@ struct Cli {
     #[arg(long)]
     browser: Option<PathBuf>,
     /// The built web site (`scripts/web build`): when given, the same programs also run in
-    /// Chromium through polyrun's web build and through Pyodide, ruby.wasm's JS package, Wasmoon
-    /// and the page's own JavaScript (`benches/browser/`).
+    /// Chromium through polyrun's web build and through Pyodide, ruby.wasm's JS package, Wasmoon,
+    /// php-wasm and the page's own JavaScript (`benches/browser/`).
     #[arg(long)]
     site: Option<PathBuf>,
     /// Timed runs per program in the browser (after one untimed run).
@@ -413,7 +413,7 @@ fn run(cli: &Cli) -> Result<(), String> {
     let browser_comparison = match &cli.site {
         Some(site) => {
             eprintln!(
-                "in the browser (Chromium): polyrun's web build, Pyodide, ruby.wasm, Wasmoon"
+                "in the browser (Chromium): polyrun's web build, Pyodide, ruby.wasm, Wasmoon, php-wasm"
             );
             let expected: BTreeMap<&str, String> = checksums
                 .iter()

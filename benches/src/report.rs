@@ -570,12 +570,13 @@ fn browser_title(lang: &str, version: &str) -> String {
 }
 
 /// The browser runtime each of polyrun's languages is compared with.
-const BROWSER_PEERS: [(&str, &str); 5] = [
+const BROWSER_PEERS: [(&str, &str); 6] = [
     ("javascript", "browser-js"),
     ("javascript", "browser-js-worker"),
     ("lua", "wasmoon"),
     ("python", "pyodide"),
     ("ruby", "ruby.wasm"),
+    ("php", "php-wasm"),
 ];
 
 fn browser_runtime<'a>(
@@ -634,7 +635,9 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
          `web/tools/serve.mjs`, through polyrun's web build (`polyrun.js`, a Web Worker, a fresh \
          guest state per run) and through Pyodide (one interpreter, fresh globals per run), \
          ruby.wasm's own JS package (`DefaultRubyVM` on the same `ruby+stdlib.wasm`, one VM, \
-         `eval` per run), Wasmoon (a fresh Lua state per run) and the page's own JavaScript \
+         `eval` per run), php-wasm (WordPress Playground's PHP 8.2, `@php-wasm/web-8-2` bundled \
+         with esbuild, one `PHP` instance, `run` per run), Wasmoon (a fresh Lua state per run) \
+         and the page's own JavaScript \
          engine, run directly (`browser-js`: `new Function` in the page, whose engine keeps \
          what it compiled and learnt from one run to the next) and with a fresh global state per \
          run as a sandbox needs (`browser-js-worker`: a new Worker per run). polyrun's JavaScript \
@@ -693,23 +696,6 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
         }
         let _ = writeln!(w);
     }
-    if let Some(php) = browser_runtime(c, "polyrun", "php") {
-        let row: Vec<String> = php
-            .programs
-            .iter()
-            .filter(|p| p.name != "hello")
-            .map(|p| match &p.error {
-                Some(why) => format!("{} failed ({})", p.name, short_error(why)),
-                None => format!("{} {} ms", p.name, ms(p.median_ms)),
-            })
-            .collect();
-        let _ = writeln!(
-            w,
-            "**PHP** has no browser runtime in the comparison yet (php-wasm is not measured); \
-             polyrun's PHP in the browser: {}.\n",
-            row.join(", ")
-        );
-    }
     if !c.problems.is_empty() {
         let _ = writeln!(
             w,
@@ -717,18 +703,6 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
         );
         for p in &c.problems {
             let _ = writeln!(w, "- {}", short_error(p).replace('\n', " "));
-        }
-        if c.problems
-            .iter()
-            .any(|p| p.contains("polyrun python") && p.contains("unreachable"))
-        {
-            let _ = writeln!(
-                w,
-                "\nPython's traps are RustPython 0.5's reference count on 32-bit targets: 15 bits, so \
-                 one object referenced more than 32 767 times (a string constant appended in a loop, \
-                 a small int in a big list) aborts the bundle. The worker is replaced and the run \
-                 reports `crashed`; RustPython 0.6 widens the count to 28 bits (docs/web.md)."
-            );
         }
         let _ = writeln!(w);
     }
