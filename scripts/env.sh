@@ -37,7 +37,12 @@ polyrun_pick_toolchain() {
     for tc in $(rustup toolchain list 2>/dev/null | awk '{print $1}'); do
       if polyrun_new_enough "$(polyrun_rustc_version "$tc")" &&
          rustup component list --installed --toolchain "$tc" 2>/dev/null | grep -q '^clippy'; then
-        echo "polyrun: the default rustc is older than the workspace's rust-version $polyrun_msrv; using $tc ($(rustc +"$tc" --version))" >&2
+        # Said once per cache and toolchain, not on every command.
+        local said="$POLYRUN_CACHE/toolchain-said-$tc"
+        if [ ! -e "$said" ]; then
+          echo "polyrun: the default rustc is older than the workspace's rust-version $polyrun_msrv; using $tc ($(rustc +"$tc" --version))" >&2
+          mkdir -p "$POLYRUN_CACHE" && : >"$said" || true
+        fi
         export RUSTUP_TOOLCHAIN="$tc"
         return 0
       fi

@@ -78,8 +78,8 @@ fn charge(size: usize) {
     }
 }
 
-#[cold]
-#[inline(never)]
+/// Adds `n` to the shared counter (rare where threads count in batches: their slow path is
+/// marked cold there; on every allocation elsewhere).
 fn charge_shared(n: usize) {
     INSTALLED.store(true, Ordering::Relaxed);
     let now = ALLOCATED.fetch_add(n, Ordering::Relaxed).saturating_add(n);

@@ -34,11 +34,17 @@ pub(super) fn to_charge(size: usize) -> usize {
                 c.0.set(have - size);
                 0
             } else {
-                c.0.set(have + BATCH);
-                size.saturating_add(BATCH)
+                refill(c, have, size)
             }
         })
         .unwrap_or(size)
+}
+
+/// The credit does not cover `size`: it takes a batch more, counted with `size`.
+#[cold]
+fn refill(c: &Credit, have: usize, size: usize) -> usize {
+    c.0.set(have + BATCH);
+    size.saturating_add(BATCH)
 }
 
 /// What freeing `size` bytes takes off the shared counter: the thread keeps up to
