@@ -641,8 +641,8 @@ fn browser_comparison(w: &mut String, c: &BrowserComparison, chart_dir: &str) {
          engine, run directly (`browser-js`: `new Function` in the page, whose engine keeps \
          what it compiled and learnt from one run to the next) and with a fresh global state per \
          run as a sandbox needs (`browser-js-worker`: a new Worker per run). polyrun's JavaScript \
-         runs on the page's engine too (the `browser` backend: a fresh Worker per run, started \
-         ahead, in a sandboxed frame), and its Python on Pyodide (the `pyodide` backend: one \
+         runs on the page's engine too (the `browser` backend, in a sandboxed frame: a Worker \
+         serves run after run, its global state put back as it was after each), and its Python on Pyodide (the `pyodide` backend: one \
          interpreter in a sandboxed frame, a fresh `__main__` per run, loaded next to the \
          bundle as a Python playground asks with `preload`). Every \
          runtime gets a fresh browser context: the page is opened with an empty HTTP cache \

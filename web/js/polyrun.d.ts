@@ -123,4 +123,17 @@ export class Polyrun {
   endSession(name: string): void;
   /** The helpers' variables of a namespace (default `default`), as `{ name: value }`. */
   variables(namespace?: string): { [name: string]: Json };
+  /**
+   * How the backends on the page's own engines (`browser`, `pyodide`; those that have run)
+   * served their runs: workers started, runs, and runs on a worker that had served one before
+   * (JavaScript's, after its realm was put back). For tuning and tests.
+   */
+  stats(): { [backend: string]: PageEngineStats };
+}
+
+/** See `Polyrun.stats()`. */
+export interface PageEngineStats {
+  workersStarted: number;
+  runs: number;
+  runsOnUsedWorker: number;
 }

@@ -112,6 +112,14 @@ export class Polyrun {
     if (['python', 'py', 'python3'].includes(String(language).toLowerCase())) this.#pageEngine('pyodide').warm();
   }
 
+  /**
+   * How the backends on the page's own engines (`browser`, `pyodide`) served their runs:
+   * `{ backend: { workersStarted, runs, runsOnUsedWorker } }` (those that have run).
+   */
+  stats() {
+    return Object.fromEntries(Object.entries(this.#pageEngines).map(([backend, engine]) => [backend, engine.stats()]));
+  }
+
   /** The backends of the bundle, one entry each (`default: true` for a language's default). */
   languages() {
     return this.#languages.map((l) => ({ ...l }));

@@ -17,7 +17,11 @@ const polyrunPage = (() => {
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const NativeError = Error;
-  const now = () => performance.now();
+  // Captured: a JavaScript runner guards the worker's own globals (realm.js) once it is set up.
+  const perf = performance;
+  const now = () => perf.now();
+  const NativeTextDecoder = TextDecoder;
+  const { store, wait, load } = Atomics;
 
   /**
    * The output of one run: `write` counts bytes against the run's limit (cutting the write that
@@ -53,7 +57,7 @@ const polyrunPage = (() => {
         over = true;
       }
       this.#used += bytes.length;
-      this.#decoders[stream] ??= new TextDecoder();
+      this.#decoders[stream] ??= new NativeTextDecoder();
       const text = this.#decoders[stream].decode(bytes, { stream: !over });
       if (text !== '') {
         const last = this.#pending[this.#pending.length - 1];
@@ -206,7 +210,7 @@ const polyrunPage = (() => {
     };
   }
 
-  const decoder = new TextDecoder();
+  const decoder = new NativeTextDecoder();
 
   /** The views of the frame's stdin SharedArrayBuffer (frame.js's layout), or `null`. */
   function stdinViews(sab) {
@@ -224,15 +228,15 @@ const polyrunPage = (() => {
     run.out.flush();
     // flag: 0 = waiting, 1 = a line is in data, 2 = end of input (as the bundle's worker).
     const { flag, data } = shared;
-    Atomics.store(flag, 0, 0);
+    store(flag, 0, 0);
     port.postMessage({ type: 'stdin-request' });
-    Atomics.wait(flag, 0, 0);
-    if (Atomics.load(flag, 0) === 2) {
+    wait(flag, 0, 0);
+    if (load(flag, 0) === 2) {
       run.interactive = false;
       return null;
     }
     // TextDecoder refuses views of shared memory: a copy.
-    return decoder.decode(data.slice(0, Atomics.load(flag, 1)));
+    return decoder.decode(data.slice(0, load(flag, 1)));
   }
 
   return Object.freeze({ Output, host, newRun, stdinViews, readLine });

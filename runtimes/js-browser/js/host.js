@@ -7,8 +7,9 @@
 // its worker directly, on a port the frame handed over. polyrun.js hands it the runs the
 // bundle's worker resolves to these backends.
 //
-// JavaScript's runs each get a fresh worker (a fresh global state; a session keeps its worker),
-// ended at the deadline. Python's worker holds a Pyodide interpreter that serves run after run
+// JavaScript's runs each get a fresh global state: a new worker, or the last run's, once its
+// realm has been put back as it was (realm.js; a run that touched what a reset cannot undo
+// leaves its worker to end). A session keeps its worker; a run at its deadline is ended with it. Python's worker holds a Pyodide interpreter that serves run after run
 // (its runner gives each a fresh `__main__`; sessions keep theirs): at the deadline or on cancel
 // it is interrupted (KeyboardInterrupt, where the page is cross-origin isolated) and ended only
 // if it does not stop within KILL_MS; its files come from the site once, through the page.
@@ -34,8 +35,14 @@ export const PYTHON_PACKAGES = {
   pypiIndex: 'https://pypi.org/simple/',
 };
 
-/** JavaScript on the page's engine: a fresh worker per run, two kept started ahead. */
-export const JAVASCRIPT = { name: 'JavaScript', runner: 'js-browser/runner.js', spares: 2, reuse: false, files: null };
+/**
+ * JavaScript on the page's engine: a worker per run, one kept started ahead; a worker whose run
+ * ended cleanly and touched nothing a reset cannot undo serves the next run once its realm is
+ * put back (`resets`: realm.js), so repeated runs find it started and their code compiled.
+ * A worker sets up its resets (tens of milliseconds) once started; the frame starts two: the
+ * first run takes the first at once, without them, and the second is set up for the next runs.
+ */
+export const JAVASCRIPT = { name: 'JavaScript', runner: 'js-browser/runner.js', spares: 1, initial: 2, reuse: false, resets: true, files: null };
 
 /**
  * Python on Pyodide: one worker serves the runs; its files (the `pyodide` entry of the site's
@@ -58,6 +65,7 @@ export class PageEngine {
 
   #options;
   #allowed = []; // URL prefixes a worker may fetch through the page (its packages)
+  #stats = { workersStarted: 0, runs: 0, runsOnUsedWorker: 0 };
 
   /**
    * @param {string} baseUrl the site's base (where js-browser/ is)
@@ -81,6 +89,11 @@ export class PageEngine {
       }
     }
     addEventListener('message', (e) => this.#onFrameMessage(e));
+  }
+
+  /** Workers started, runs, and runs on a worker that had served one before. */
+  stats() {
+    return { ...this.#stats };
   }
 
   /** The language it runs (`JavaScript`, `Python`). */
@@ -112,6 +125,7 @@ export class PageEngine {
       worker = frame.spares[0];
     } else if (!worker) {
       worker = frame.spares.shift() ?? this.#spawn(frame);
+      worker.claimed = true;
       if (session) frame.sessions.set(session, worker);
     }
     return new Promise((resolve) => {
@@ -126,25 +140,43 @@ export class PageEngine {
         frame.iframe.contentWindow?.postMessage({ type: 'ping', n: ++this.#pings }, '*');
       }, PING_MS);
       if (this.#kind.files && !worker.booted) onEvent?.({ type: 'progress', stage: `starting ${this.#kind.name}`, done: 0, total: null });
-      worker.ready.then(async (port) => {
-        // A worker that serves many runs finishes the last one first (an over-limit run that
-        // has not stopped yet: see #onWorkerMessage).
-        await worker.idle;
-        if (this.#current !== cur) return;
-        if (cur.worker !== frame.spares[0] && this.#kind.reuse) {
-          // It was ended meanwhile: the run goes to its replacement.
-          this.#topUp(frame);
-          cur.worker = frame.spares[0];
-          cur.worker.ready.then(() => this.#start(cur, job, stdin, interactive, helpers), (e) => this.#failed(cur, e));
-          return;
-        }
-        this.#start(cur, job, stdin, interactive, helpers);
-      }, (e) => this.#failed(cur, e));
+      this.#begin(cur, job, stdin, interactive, helpers);
     });
+  }
+
+  /**
+   * Starts `cur` once its worker is ready and idle: a worker that serves many runs, or one put
+   * back after a run, finishes with the last one first (see #onWorkerMessage). A worker ended
+   * meanwhile hands the run to another.
+   */
+  async #begin(cur, job, stdin, interactive, helpers) {
+    const frame = cur.frame;
+    for (;;) {
+      try {
+        await cur.worker.ready;
+      } catch (e) {
+        this.#failed(cur, e);
+        return;
+      }
+      await cur.worker.idle;
+      if (this.#current !== cur) return;
+      if (!cur.worker.dead && !(this.#kind.reuse && cur.worker !== frame.spares[0])) break;
+      if (this.#kind.reuse) {
+        this.#topUp(frame);
+        cur.worker = frame.spares[0];
+      } else {
+        cur.worker = frame.spares.shift() ?? this.#spawn(frame);
+        cur.worker.claimed = true;
+        if (cur.session) frame.sessions.set(cur.session, cur.worker);
+      }
+    }
+    this.#start(cur, job, stdin, interactive, helpers);
   }
 
   #start(cur, job, stdin, interactive, helpers) {
     if (this.#current !== cur) return;
+    this.#stats.runs++;
+    if (cur.worker.served++ > 0) this.#stats.runsOnUsedWorker++;
     cur.wall = job.limits.wall_time_ms;
     cur.worker.port.postMessage({ type: 'run', job, stdin, interactive: interactive && cur.frame.interactive, helpers });
     // A runner that first installs what the code imports says when the code starts.
@@ -249,18 +281,20 @@ export class PageEngine {
    * loaded its files, for a kind that has some); `idle` once it has no run left to finish.
    */
   #spawn(frame) {
-    const worker = { key: ++this.#keys, port: null, booted: false, interruptible: false, idle: Promise.resolve(), settle: null };
+    const worker = { key: ++this.#keys, frame, port: null, booted: false, interruptible: false, idle: Promise.resolve(), settle: null, dead: false, claimed: false, first: false, served: 0 };
     worker.ready = new Promise((resolve, reject) => {
       worker.started = resolve;
       worker.broken = reject;
     });
     worker.ready.catch(() => {});
+    this.#stats.workersStarted++;
     frame.ports.set(worker.key, worker);
     frame.iframe.contentWindow.postMessage({ type: 'spawn', key: worker.key }, '*');
     return worker;
   }
 
   #kill(frame, worker) {
+    worker.dead = true;
     const i = frame.spares.indexOf(worker);
     if (i >= 0) frame.spares.splice(i, 1);
     worker.settle?.();
@@ -307,6 +341,12 @@ export class PageEngine {
       worker.settle?.();
       return;
     }
+    if (r.type === 'reset') {
+      // A worker put back after a run (resets): its realm is as it was, or it cannot serve again.
+      if (r.ok) worker.settle?.();
+      else this.#kill(worker.frame, worker);
+      return;
+    }
     if (r.type === 'fetch' && this.#kind.packages) {
       this.#relay(worker.port, r);
       return;
@@ -323,6 +363,10 @@ export class PageEngine {
       if (this.#kind.reuse) {
         // The guest still runs (past its output limit): the next run waits for it, a while.
         if (!r.idle) this.#drain(cur.frame, worker);
+      } else if (!over && !cur.session && this.#kind.resets && r.reusable) {
+        // The next run may have it once its realm is put back (its `reset`).
+        cur.frame.spares.unshift(worker);
+        this.#drain(cur.frame, worker);
       } else if (over || !cur.session) {
         this.#retire(cur);
       }
@@ -333,7 +377,10 @@ export class PageEngine {
     }
   }
 
-  /** Waits up to KILL_MS for `worker`'s guest to stop (its `idle`), then ends the worker. */
+  /**
+   * Waits up to KILL_MS for `worker` to be idle (its guest stopped, or its realm put back: its
+   * `idle` or `reset`), then ends the worker.
+   */
   #drain(frame, worker) {
     worker.idle = new Promise((resolve) => {
       worker.settle = () => {
@@ -365,6 +412,10 @@ export class PageEngine {
         const r = ev.data;
         if (r?.type === 'ready') {
           worker.interruptible = Boolean(r.interruptible);
+          // It sets up its resets, unless it is the frame's first and a run waits for it (the
+          // first run's output comes sooner without them; a later run would rather wait once
+          // than start every worker after it without them too).
+          if (this.#kind.resets && !(worker.first && worker.claimed)) m.port.postMessage({ type: 'prepare' });
           if (!this.#kind.files) {
             worker.booted = true;
             worker.started(m.port);
@@ -451,7 +502,8 @@ export class PageEngine {
       iframe.contentWindow.postMessage({ type: 'init', source: runner }, '*');
       const { interactive } = await started;
       frame.interactive = interactive;
-      this.#topUp(frame);
+      while (frame.spares.length < (this.#kind.initial ?? this.#kind.spares)) frame.spares.push(this.#spawn(frame));
+      frame.spares[0].first = true;
       return frame;
     })();
     frame.ready.catch(() => { if (this.#frame === frame) this.#frame = null; });

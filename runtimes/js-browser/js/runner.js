@@ -1,6 +1,7 @@
 // polyrun's JavaScript runner on the page's own engine: the source of the Worker a run happens
-// in (after common.js, the output and helpers both page runners share; followed by the Boa
-// backend's prelude.js, which builds `polyrun` on `__polyrun_host`).
+// in (after common.js, the output and helpers both page runners share, and realm.js, which puts
+// the worker's global state back after a run so that the worker can serve the next one;
+// followed by the Boa backend's prelude.js, which builds `polyrun` on `__polyrun_host`).
 // Its frame (frame.js) sends it `{ port, sab }` once, the port's other end going to the page
 // (host.js): runs, output, stdin requests and results then go through that port only, which
 // the guest's code cannot reach. Output is formatted by runtimes/quickjs/js/format.js (which
@@ -14,16 +15,26 @@
   const globalEval = eval;
   const NativeSyntaxError = SyntaxError;
   const NativeError = Error;
-  const now = () => performance.now();
+  const perf = performance;
+  const now = () => perf.now();
   const nativeSetTimeout = setTimeout;
   const nativeClearTimeout = clearTimeout;
   const nativeSetInterval = setInterval;
   const nativeClearInterval = clearInterval;
   const createObjectURL = URL.createObjectURL;
+  const revokeObjectURL = URL.revokeObjectURL;
+  const NativeBlob = Blob;
+  const NativeWorker = Worker;
+  /** The guest's globals set up here (realm.js guards the worker's other non-ECMAScript ones). */
+  const OWN_GLOBALS = ['console', 'prompt', 'readline', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'polyrun'];
 
   let port = null;
   let shared = null; // { flag, data }: interactive stdin over the frame's SharedArrayBuffer
   let run = null; // the current run's state
+  // What a reset puts back after a run (polyrunRealm.snapshot), or null: this worker serves
+  // one run only.
+  let records = null;
+  let resets = 'pending'; // `set` once setUpResets ran, or once a run came first
 
   /** Thrown into the guest once its run has ended (a limit): its worker is about to end. */
   class Stopped extends NativeError {}
@@ -75,27 +86,36 @@
   };
   globalThis.readline = () => readLine();
   // Timers keep a run going until they have fired (or been cleared), as in Node.
-  const timers = new Set();
+  // The pending ones, in a dictionary the guest cannot reach or change through a prototype.
+  const timers = { __proto__: null, count: 0, ids: { __proto__: null } };
+  const addTimer = (id) => {
+    if (!(id in timers.ids)) timers.count++;
+    timers.ids[id] = true;
+  };
+  const dropTimer = (id) => {
+    if (id in timers.ids) timers.count--;
+    delete timers.ids[id];
+  };
   globalThis.setTimeout = (f, ms, ...args) => {
     const id = nativeSetTimeout(() => {
-      timers.delete(id);
+      dropTimer(id);
       guard(() => (typeof f === 'function' ? f(...args) : globalEval(String(f))));
     }, ms);
-    timers.add(id);
+    addTimer(id);
     return id;
   };
   globalThis.clearTimeout = (id) => {
-    timers.delete(id);
+    dropTimer(id);
     nativeClearTimeout(id);
     settle();
   };
   globalThis.setInterval = (f, ms, ...args) => {
     const id = nativeSetInterval(() => guard(() => f(...args)), ms);
-    timers.add(id);
+    addTimer(id);
     return id;
   };
   globalThis.clearInterval = (id) => {
-    timers.delete(id);
+    dropTimer(id);
     nativeClearInterval(id);
     settle();
   };
@@ -156,17 +176,17 @@
   /** Where a parse error is: a worker that only parses the code reports its line and column. */
   function locate(code, module) {
     return new Promise((resolve) => {
-      const url = createObjectURL(new Blob([code], { type: 'text/javascript' }));
+      const url = createObjectURL(new NativeBlob([code], { type: 'text/javascript' }));
       let probe;
       try {
-        probe = new Worker(url, { type: module ? 'module' : 'classic' });
+        probe = new NativeWorker(url, { type: module ? 'module' : 'classic' });
       } catch {
         resolve({ line: null, column: null });
         return;
       }
       const done = (pos) => {
         probe.terminate();
-        URL.revokeObjectURL(url);
+        revokeObjectURL(url);
         resolve(pos);
       };
       probe.onerror = (ev) => {
@@ -182,10 +202,21 @@
     if (!run || run.ended) return;
     run.out.flush();
     run.ended = true;
-    const reply = { type: 'done', outcome };
+    // The worker may serve another run when the guest has stopped (no limit cut it short), left
+    // no timer, and touched nothing a reset cannot put back; a session's keeps its state.
+    const reusable = records !== null && !run.job.session && (outcome.status === 'completed' || outcome.status === 'error')
+      && timers.count === 0 && !polyrunRealm.touched;
+    const reply = { type: 'done', outcome, reusable };
     if (run.output !== undefined) reply.output = run.output;
     if (run.changed) reply.variables = run.variables;
     port.postMessage(reply);
+    if (reusable) {
+      // After the reply: the page has the result while the realm is put back.
+      run = null;
+      const ok = polyrunRealm.restore(records);
+      if (!ok) records = null;
+      port.postMessage({ type: 'reset', ok });
+    }
   }
   function fail(e) {
     if (e instanceof Stopped || !run || run.ended) return;
@@ -193,12 +224,12 @@
   }
   /** Ends the run once its code has returned and no timer is left. */
   function settle() {
-    if (!run || run.ended || !run.evaluated || timers.size > 0) return;
+    if (!run || run.ended || !run.evaluated || timers.count > 0) return;
     const value = run.value;
     // Two turns of the event loop: a promise rejected and left unhandled is reported first.
     const later = (f) => nativeSetTimeout(() => nativeSetTimeout(f, 0), 0);
     later(() => {
-      if (!run || run.ended || timers.size > 0) return;
+      if (!run || run.ended || timers.count > 0) return;
       let shown = null;
       if (value !== undefined) {
         try {
@@ -227,8 +258,10 @@
 
   /** Top-level `await`: the code runs as a module (no completion value). */
   async function executeModule(job) {
-    const url = createObjectURL(new Blob([job.code], { type: 'text/javascript' }));
+    const url = createObjectURL(new NativeBlob([job.code], { type: 'text/javascript' }));
     run.moduleUrl = url;
+    // A module stays in the worker's module map: this worker serves no other run.
+    polyrunRealm.touch();
     try {
       await import(url);
     } catch (e) {
@@ -257,10 +290,35 @@
     shared = stdinViews(first.data.sab);
     port.onmessage = (e) => {
       const m = e.data;
+      if (m.type === 'prepare') {
+        setUpResets();
+        return;
+      }
       if (m.type !== 'run') return;
+      resets = 'set';
       run = { ...newRun(m, port), started: now(), evaluated: false, value: undefined, moduleUrl: null };
       execute(m.job);
     };
     port.postMessage({ type: 'ready' });
   });
+
+  /**
+   * Sets up resets (the page asks a worker that waits for a run, `prepare`; a run that comes
+   * first has the worker to itself), before any guest code (realm.js): the worker's other
+   * globals are guarded, its realm is recorded, then restored WARM_RESTORES times (that checks
+   * the record, and gets the engine to compile the code that restores, which cold takes
+   * several times longer: a run waits for the last run's restore). From then on a run that
+   * ends cleanly leaves a worker that can serve the next. Tens of milliseconds, once.
+   */
+  const WARM_RESTORES = 3;
+  function setUpResets() {
+    if (resets !== 'pending') return;
+    resets = 'set';
+    if (!polyrunRealm.guard(OWN_GLOBALS)) return;
+    const recorded = polyrunRealm.snapshot();
+    for (let i = 0; i < WARM_RESTORES; i++) {
+      if (!polyrunRealm.restore(recorded)) return;
+    }
+    records = recorded;
+  }
 })();
