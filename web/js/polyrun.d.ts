@@ -106,6 +106,12 @@ export interface LoadOptions {
   pythonPackages?: { pyodideIndex?: string | null; pypiIndex?: string | null };
   /** Languages to start loading at once, next to the bundle (`['python']`: Pyodide). */
   preload?: string[];
+  /**
+   * Keep a memory snapshot of Pyodide just started in this origin's IndexedDB (~31 MB, the
+   * newest only), so that later page loads start Python from it (~0.2 s instead of ~2.4 s).
+   * Default `true`.
+   */
+  pythonSnapshot?: boolean;
 }
 
 /** How long a run may overrun its time limit before its worker is terminated. */
@@ -136,4 +142,10 @@ export interface PageEngineStats {
   workersStarted: number;
   runs: number;
   runsOnUsedWorker: number;
+  /** Python: interpreters started from the memory snapshot kept in IndexedDB. */
+  snapshotBoots: number;
+  /** Python: snapshots made and kept (at most one a page load). */
+  snapshotsSaved: number;
+  /** Python: kept snapshots Pyodide would not start from (deleted). */
+  snapshotsRejected: number;
 }

@@ -793,6 +793,66 @@ await test('Python on Pyodide: what crashed RustPython 0.5, every benchmark prog
   server.close();
 });
 
+await test('Python on Pyodide: a later page load starts from the memory snapshot the first kept; a broken one is dropped', async () => {
+  const { page, errors, server } = await open();
+  const r = await page.evaluate(async () => {
+    const { Polyrun } = await import('./polyrun.js');
+    const base = new URL('.', location.href).href;
+    const session = async () => {
+      const pr = await Polyrun.load({ baseUrl: base, serviceWorker: false });
+      let out = '';
+      const outcome = await pr.run('python', 'import sys, json\nprint(sys.version_info[:2], json.dumps([1, 2]))\ndef f():\n    raise KeyError("k")\nf()', {
+        onEvent: (e) => { if (e.type === 'stdout') out += e.text; },
+      });
+      // The snapshot is handed over after the first run: wait for it to be kept.
+      const settled = ({ snapshotsSaved, snapshotBoots, snapshotsRejected }) => snapshotsSaved + snapshotBoots + snapshotsRejected > 0;
+      for (let i = 0; i < 100 && !settled(pr.stats().pyodide); i++) {
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      return { out, outcome, stats: pr.stats().pyodide };
+    };
+    // Each Polyrun has its own frame and interpreter: the second starts as a later page load.
+    const first = await session();
+    const second = await session();
+    // Whatever is kept is replaced by bytes Pyodide cannot start from.
+    await new Promise((done, fail) => {
+      const open = indexedDB.open('polyrun');
+      open.onsuccess = () => {
+        const db = open.result;
+        const tx = db.transaction(db.objectStoreNames[0], 'readwrite');
+        const store = tx.objectStore(db.objectStoreNames[0]);
+        store.getAllKeys().onsuccess = (e) => { for (const key of e.target.result) store.put(new Uint8Array(4096).fill(7).buffer, key); };
+        tx.oncomplete = () => { db.close(); done(); };
+        tx.onerror = () => fail(tx.error);
+      };
+      open.onerror = () => fail(open.error);
+    });
+    const broken = await session();
+    const keys = await new Promise((done) => {
+      const open = indexedDB.open('polyrun');
+      open.onsuccess = () => {
+        const db = open.result;
+        db.transaction(db.objectStoreNames[0]).objectStore(db.objectStoreNames[0]).getAllKeys().onsuccess = (e) => { done(e.target.result.length); db.close(); };
+      };
+    });
+    return { first, second, broken, keys };
+  });
+  for (const name of ['first', 'second', 'broken']) {
+    const run = r[name];
+    assert.equal(run.out, '(3, 14) [1, 2]\n', `${name}: ${JSON.stringify(run.outcome)}`);
+    assert.equal(run.outcome.status, 'error', name);
+    assert.equal(run.outcome.diagnostic.kind, 'KeyError', name);
+    assert.equal(run.outcome.diagnostic.line, 4, name);
+  }
+  assert.deepEqual([r.first.stats.snapshotBoots, r.first.stats.snapshotsSaved], [0, 1], JSON.stringify(r.first.stats));
+  assert.deepEqual([r.second.stats.snapshotBoots, r.second.stats.snapshotsSaved], [1, 0], JSON.stringify(r.second.stats));
+  assert.deepEqual([r.broken.stats.snapshotBoots, r.broken.stats.snapshotsRejected], [0, 1], JSON.stringify(r.broken.stats));
+  assert.equal(r.keys, 0, 'the broken snapshot was deleted');
+  assert.deepEqual(errors, []);
+  await page.close();
+  server.close();
+});
+
 await test('Python on Pyodide: an import it lacks is installed from the package index (a pure-Python wheel), rich display events, other hosts refused', async () => {
   // A stand-in for PyPI beside the site: a PEP 503 page and the wheel it links (no network).
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'polyrun-web-pypi-'));

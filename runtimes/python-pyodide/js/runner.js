@@ -22,6 +22,8 @@
   let py = null;
   let config = { pyodideIndex: null, pypiIndex: null, wheels: {} };
   let micropip = null; // loaded on the first run that needs a package from PyPI
+  let snapshot = null; // a memory snapshot of Pyodide just started, for the page (after a run)
+  let fromSnapshot = false; // this interpreter started from the page's snapshot
   let run = null; // the current run's state
   const fetches = new Map(); // id → { resolve, reject }: fetches the page makes for this worker
   let fetchIds = 0;
@@ -67,7 +69,7 @@
       if (file) return Promise.resolve(new Response(file[0], { headers: { 'content-type': file[1] } }));
       return relayFetch(url, init);
     };
-    py = await loadPyodide({
+    const options = {
       indexURL: INDEX,
       createPyodideModule,
       lockFileContents: JSON.parse(decoder.decode(files['pyodide-lock.json'])),
@@ -75,7 +77,28 @@
       // Pyodide's own packages (numpy & co.), fetched through the page when a run imports one.
       packageBaseUrl: config.pyodideIndex ?? INDEX,
       env: { HOME: '/home/pyodide' },
-    });
+    };
+    // From the page's memory snapshot when it has one (host.js: SNAPSHOTS); one it rejects
+    // goes, and Pyodide starts the long way.
+    py = null;
+    if (files.snapshot) {
+      try {
+        py = await loadPyodide({ ...options, _loadSnapshot: files.snapshot });
+        fromSnapshot = true;
+      } catch (e) {
+        port.postMessage({ type: 'snapshot-rejected', message: String(e?.message ?? e) });
+      }
+    }
+    if (!py) {
+      py = await loadPyodide({ ...options, _makeSnapshot: Boolean(config.makeSnapshot) });
+      if (config.makeSnapshot) {
+        try {
+          snapshot = py.makeMemorySnapshot();
+        } catch {
+          snapshot = null; // the next page load starts the long way too
+        }
+      }
+    }
     py.setStdout({ write: (bytes) => write('stdout', bytes) });
     py.setStderr({ write: (bytes) => write('stderr', bytes) });
     // Each line ends the read that asked for it (`autoEOF`: a short read, not the end of
@@ -215,6 +238,17 @@ m.__dict__`);
     finish(outcome, true);
     if (wasEnded) port.postMessage({ type: 'idle' });
     run = null;
+    handOverSnapshot();
+  }
+
+  /** The snapshot made at boot goes to the page once a run has had its result (it is big). */
+  function handOverSnapshot() {
+    if (!snapshot) return;
+    const bytes = snapshot;
+    snapshot = null;
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    const buffer = whole ? bytes.buffer : bytes.slice().buffer;
+    port.postMessage({ type: 'snapshot', bytes: buffer }, [buffer]);
   }
 
   // Pyodide's fatal errors (a JavaScript stack overflow in deep recursion, a bug) end the
@@ -243,7 +277,7 @@ m.__dict__`);
         onFetched(m);
       } else if (m.type === 'boot') {
         boot(m.files, m.config).then(
-          () => port.postMessage({ type: 'booted' }),
+          () => port.postMessage({ type: 'booted', fromSnapshot }),
           (err) => port.postMessage({ type: 'boot-failed', message: String(err?.message ?? err) }),
         );
       } else if (m.type === 'run' && runPython && !run) {
