@@ -90,81 +90,101 @@ struct Vm {
     inst: Box<dyn WasiInstance>,
 }
 
+/// The WASI configuration of every Ruby instance: the program name, and the value handles.
+fn config() -> WasiConfig {
+    WasiConfig {
+        args: vec!["ruby".into()],
+        resources: vec!["rb-abi-value".into()],
+        ..WasiConfig::default()
+    }
+}
+
+/// What [`start`] does, for the key of a pre-initialised module natively: a changed prelude or
+/// argument list makes a new one.
+fn start_id() -> String {
+    format!("ruby {ARGV:?} {RUBY_INIT}\n{PRELUDE}")
+}
+
+/// Boots Ruby in a fresh instance of the original module: the reactor's `_initialize`,
+/// `ruby-init` with [`ARGV`], then the prelude. Natively it runs once per machine, and its
+/// result is the pre-initialised module every VM starts from; in the browser, once per VM.
+fn start(inst: &mut dyn WasiInstance) -> Result<(), Error> {
+    inst.set_run(None, None);
+    let e = |e: CallError| load_error(format!("booting the Ruby VM: {e}"));
+    inst.call("_initialize", &[]).map_err(e)?;
+    let list = inst
+        .call_i32("cabi_realloc", &[0, 0, 4, ARGV.len() as i32 * 8])
+        .map_err(e)?;
+    for (i, arg) in ARGV.iter().enumerate() {
+        // ruby-init's strings are C strings: the NUL is counted in the length.
+        let mut bytes = arg.as_bytes().to_vec();
+        bytes.push(0);
+        let (ptr, len) = alloc(inst, &bytes, 1).map_err(e)?;
+        inst.write_i32(list + i as i32 * 8, ptr).map_err(e)?;
+        inst.write_i32(list + i as i32 * 8 + 4, len).map_err(e)?;
+    }
+    inst.call(RUBY_INIT, &[list, ARGV.len() as i32])
+        .map_err(e)?;
+    match eval(inst, PRELUDE).map_err(e)? {
+        (_, 0) => Ok(()),
+        (_, state) => Err(load_error(format!("the prelude failed (state {state})"))),
+    }
+}
+
+/// Copies `bytes` into guest memory (with one spare NUL after them: the guest may read them
+/// as a C string); their address and length.
+fn alloc(inst: &mut dyn WasiInstance, bytes: &[u8], align: i32) -> Result<(i32, i32), CallError> {
+    let len = bytes.len() as i32;
+    let ptr = inst.call_i32("cabi_realloc", &[0, 0, align, len + 1])?;
+    inst.write(ptr, bytes)?;
+    inst.write(ptr + len, &[0])?;
+    Ok((ptr, len))
+}
+
+/// Evaluates `code`; returns the result's string value (if any) and Ruby's protect state.
+fn eval(inst: &mut dyn WasiInstance, code: &str) -> Result<(Option<String>, i32), CallError> {
+    let (ptr, len) = alloc(inst, code.as_bytes(), 1)?;
+    let ret = inst.call_i32(EVAL, &[ptr, len])?;
+    let handle = inst.read_i32(ret)?;
+    let state = inst.read_i32(ret + 4)?;
+    if state != 0 {
+        release(inst, handle)?;
+        return Ok((None, state));
+    }
+    let text = rstring(inst, handle)?;
+    release(inst, handle)?;
+    Ok((Some(text), 0))
+}
+
+fn rstring(inst: &mut dyn WasiInstance, handle: i32) -> Result<String, CallError> {
+    let ret = inst.call_i32(RSTRING_PTR, &[handle])?;
+    let ptr = inst.read_i32(ret)?;
+    let len = inst.read_i32(ret + 4)?;
+    let bytes = inst.read(ptr, len)?;
+    inst.call(RSTRING_POST, &[ret])?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Lets Ruby's GC have the value again.
+fn release(inst: &mut dyn WasiInstance, handle: i32) -> Result<(), CallError> {
+    if let Some(value) = inst.take_handle(handle) {
+        inst.call(DROP_VALUE, &[value])?;
+    }
+    Ok(())
+}
+
 impl Vm {
-    fn alloc(&mut self, bytes: &[u8], align: i32) -> Result<(i32, i32), CallError> {
-        // One spare NUL after the bytes: the guest may read them as a C string.
-        let len = bytes.len() as i32;
-        let ptr = self
-            .inst
-            .call_i32("cabi_realloc", &[0, 0, align, len + 1])?;
-        self.inst.write(ptr, bytes)?;
-        self.inst.write(ptr + len, &[0])?;
-        Ok((ptr, len))
-    }
-
+    /// A VM ready for runs: an instance of a pre-initialised module as it is, or one started.
     fn boot(module: &dyn WasiModule, slot: &IoSlot) -> Result<Vm, Error> {
-        let config = WasiConfig {
-            args: vec!["ruby".into()],
-            resources: vec!["rb-abi-value".into()],
-            ..WasiConfig::default()
-        };
-        let mut vm = Vm {
-            inst: module.instantiate(&config, slot)?,
-        };
-        vm.inst.set_run(None, None);
-        let e = |e: CallError| load_error(format!("booting the Ruby VM: {e}"));
-        vm.inst.call("_initialize", &[]).map_err(e)?;
-        let list = vm
-            .inst
-            .call_i32("cabi_realloc", &[0, 0, 4, ARGV.len() as i32 * 8])
-            .map_err(e)?;
-        for (i, arg) in ARGV.iter().enumerate() {
-            // ruby-init's strings are C strings: the NUL is counted in the length.
-            let mut bytes = arg.as_bytes().to_vec();
-            bytes.push(0);
-            let (ptr, len) = vm.alloc(&bytes, 1).map_err(e)?;
-            vm.inst.write_i32(list + i as i32 * 8, ptr).map_err(e)?;
-            vm.inst.write_i32(list + i as i32 * 8 + 4, len).map_err(e)?;
+        let mut inst = module.instantiate(&config(), slot)?;
+        if !module.preinitialized() {
+            start(&mut *inst)?;
         }
-        vm.inst
-            .call(RUBY_INIT, &[list, ARGV.len() as i32])
-            .map_err(e)?;
-        match vm.eval(PRELUDE).map_err(e)? {
-            (_, 0) => Ok(vm),
-            (_, state) => Err(load_error(format!("the prelude failed (state {state})"))),
-        }
+        Ok(Vm { inst })
     }
 
-    /// Evaluates `code`; returns the result's string value (if any) and Ruby's protect state.
     fn eval(&mut self, code: &str) -> Result<(Option<String>, i32), CallError> {
-        let (ptr, len) = self.alloc(code.as_bytes(), 1)?;
-        let ret = self.inst.call_i32(EVAL, &[ptr, len])?;
-        let handle = self.inst.read_i32(ret)?;
-        let state = self.inst.read_i32(ret + 4)?;
-        if state != 0 {
-            self.release(handle)?;
-            return Ok((None, state));
-        }
-        let text = self.rstring(handle)?;
-        self.release(handle)?;
-        Ok((Some(text), 0))
-    }
-
-    fn rstring(&mut self, handle: i32) -> Result<String, CallError> {
-        let ret = self.inst.call_i32(RSTRING_PTR, &[handle])?;
-        let ptr = self.inst.read_i32(ret)?;
-        let len = self.inst.read_i32(ret + 4)?;
-        let bytes = self.inst.read(ptr, len)?;
-        self.inst.call(RSTRING_POST, &[ret])?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
-    }
-
-    /// Lets Ruby's GC have the value again.
-    fn release(&mut self, handle: i32) -> Result<(), CallError> {
-        if let Some(value) = self.inst.take_handle(handle) {
-            self.inst.call(DROP_VALUE, &[value])?;
-        }
-        Ok(())
+        eval(&mut *self.inst, code)
     }
 }
 

@@ -1,13 +1,25 @@
-//! Native: ruby.wasm from the packaging cache (fetched and verified on first use), compiled by
-//! wasmtime into the module cache.
+//! Native: ruby.wasm from the packaging cache (fetched and verified on first use), booted once
+//! and snapshotted into a pre-initialised module ([`polyrun_wasi::Preinit`]: every VM starts
+//! booted, ~40 ms saved per VM), compiled by wasmtime into the module cache.
 
 use crate::{ARTIFACT, load_error};
 use polyrun_engine::{Error, LoadContext, Prepare, PrepareReport};
 use polyrun_packaging::{Cache, Fetched};
-use polyrun_wasi::{Compiled, WasiModule};
+use polyrun_wasi::{Compiled, Preinit, WasiModule};
 use std::sync::Arc;
 
-/// `polyrun fetch ruby`; ready once ruby.wasm is in the cache and compiled.
+/// What every VM starts from: ruby.wasm after [`crate::start`].
+fn with_preinit<R>(f: impl FnOnce(&Preinit<'_>) -> R) -> R {
+    let config = crate::config();
+    let id = crate::start_id();
+    f(&Preinit {
+        id: &id,
+        config: &config,
+        init: &crate::start,
+    })
+}
+
+/// `polyrun fetch ruby`; ready once ruby.wasm is in the cache and its booted snapshot compiled.
 pub(crate) const PREPARE: Option<Prepare> = Some(Prepare {
     run: prepare,
     ready: fetched,
@@ -15,12 +27,13 @@ pub(crate) const PREPARE: Option<Prepare> = Some(Prepare {
 
 fn fetched() -> bool {
     polyrun_packaging::artifact(ARTIFACT).is_ok_and(|a| {
-        Cache::from_env().cached(a).is_some() && polyrun_wasi::is_compiled(&a.sha256)
+        Cache::from_env().cached(a).is_some()
+            && with_preinit(|p| polyrun_wasi::is_preinitialized(&a.sha256, p))
     })
 }
 
-/// Fetches and verifies ruby.wasm and compiles it into the module cache (what `polyrun fetch
-/// ruby` does). A second call only verifies.
+/// Fetches and verifies ruby.wasm, boots it and compiles the snapshot into the module cache
+/// (what `polyrun fetch ruby` does). A second call only verifies.
 pub fn prepare(ctx: &LoadContext) -> Result<PrepareReport, Error> {
     let cache = Cache::from_env();
     let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
@@ -38,7 +51,9 @@ pub fn prepare(ctx: &LoadContext) -> Result<PrepareReport, Error> {
         },
         path.display()
     )];
-    let (_, compiled) = polyrun_wasi::compile_cached(ctx, "ruby", &path, &artifact.sha256)?;
+    let (_, compiled) = with_preinit(|p| {
+        polyrun_wasi::compile_preinitialized_cached(ctx, "ruby", &path, &artifact.sha256, p)
+    })?;
     lines.push(compiled.to_string());
     Ok(PrepareReport {
         did_work: fetched != Fetched::AlreadyCached || compiled != Compiled::FromCache,
@@ -58,19 +73,24 @@ fn report_fetch(ctx: &LoadContext, p: polyrun_packaging::Progress) {
 
 /// The compiled module, shared by all Ruby instances of the process.
 pub(crate) fn module(ctx: &LoadContext) -> Result<Arc<dyn WasiModule>, Error> {
-    let module = polyrun_wasi::shared_module(ctx, "ruby", || {
-        let cache = Cache::from_env();
-        let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
-        let path = match cache.cached(artifact) {
-            Some(p) => p,
-            None => {
-                cache
-                    .ensure(artifact, &mut |p| report_fetch(ctx, p))
-                    .map_err(load_error)?
-                    .0
-            }
-        };
-        Ok((path, artifact.sha256.clone()))
+    let module = with_preinit(|p| {
+        polyrun_wasi::shared_preinitialized_module(ctx, "ruby", || locate(ctx), p)
     })?;
     Ok(module)
+}
+
+/// The verified ruby.wasm (fetched when missing) and its sha256.
+fn locate(ctx: &LoadContext) -> Result<(std::path::PathBuf, String), Error> {
+    let cache = Cache::from_env();
+    let artifact = polyrun_packaging::artifact(ARTIFACT).map_err(load_error)?;
+    let path = match cache.cached(artifact) {
+        Some(p) => p,
+        None => {
+            cache
+                .ensure(artifact, &mut |p| report_fetch(ctx, p))
+                .map_err(load_error)?
+                .0
+        }
+    };
+    Ok((path, artifact.sha256.clone()))
 }

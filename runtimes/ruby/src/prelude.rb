@@ -8,10 +8,19 @@ module Polyrun
   # The report is made with the generator as it is now: a guest redefining `Hash#to_json` or
   # `JSON.generate` does not change how its outcome is written.
   GENERATE = JSON.method(:generate)
+  # Whether this VM's random numbers were seeded (at its first run); a module's own state,
+  # since the module is frozen.
+  SEEDED = [false]
 
   # Runs user code in the VM's one top-level binding (so a session keeps its local variables
   # and methods) and reports how it ended to the host as JSON: the engine's `Outcome`.
   def self.run(code, file)
+    # A VM may start from a snapshot of one booted once (natively): its random numbers are
+    # seeded at its first run, not at its boot.
+    unless SEEDED[0]
+      SEEDED[0] = true
+      Random.srand
+    end
     value = eval(code, @binding, file, 1)
     GENERATE.call({ "status" => "completed", "value" => (value.nil? ? nil : { "text/plain" => value.inspect }) })
   rescue SystemExit => e

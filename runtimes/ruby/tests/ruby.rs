@@ -194,3 +194,31 @@ fn sessions_keep_state_and_reset_starts_clean() {
     );
     assert_eq!(c.value(), Some("\"nil false\""));
 }
+
+/// Natively every VM starts from one snapshot of a booted VM: each still draws its own random
+/// numbers (seeded at its first run), and a session's seed stays its own.
+#[test]
+fn every_vm_draws_its_own_random_numbers() {
+    let mut r = rt();
+    let draw = "[rand(1 << 62), Random.rand(1 << 62), Random.new.rand(1 << 62)].inspect";
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let c = run_in(&mut r, req(draw), "");
+        seen.push(c.value().expect("a value").to_string());
+        r.reset().unwrap();
+    }
+    assert_ne!(seen[0], seen[1]);
+    assert_ne!(seen[1], seen[2]);
+    assert_ne!(seen[0], seen[2]);
+    // srand in one run of a session fixes what its next runs draw.
+    run_in(&mut r, req("srand(42)"), "");
+    let a = run_in(&mut r, req("rand(1000)"), "")
+        .value()
+        .map(str::to_string);
+    r.reset().unwrap();
+    run_in(&mut r, req("srand(42)"), "");
+    let b = run_in(&mut r, req("rand(1000)"), "")
+        .value()
+        .map(str::to_string);
+    assert_eq!(a, b);
+}

@@ -30,8 +30,9 @@ pub mod fuzzing;
 mod native;
 #[cfg(feature = "wasmtime")]
 pub use native::{
-    Compiled, Module, WASMTIME_VERSION, WasmtimeInstance, WasmtimeModule, compile_cached,
-    compile_or_load, compiled_name, engine, is_compiled, shared_module,
+    Compiled, Module, Preinit, WASMTIME_VERSION, WasmtimeInstance, WasmtimeModule, compile_cached,
+    compile_or_load, compile_preinitialized_cached, compiled_name, engine, is_compiled,
+    is_preinitialized, shared_module, shared_preinitialized_module,
 };
 
 #[cfg(feature = "browser")]
@@ -86,6 +87,12 @@ pub trait WasiModule: Send + Sync {
         config: &WasiConfig,
         slot: &IoSlot,
     ) -> Result<Box<dyn WasiInstance>, Error>;
+
+    /// `true` when its instances start where an initialisation left one (a pre-initialised
+    /// module: the backend skips its own start-up); `false` by default.
+    fn preinitialized(&self) -> bool {
+        false
+    }
 }
 
 /// One instance of a [`WasiModule`]. After any failed call it is poisoned and must be dropped.
@@ -158,6 +165,11 @@ impl HandleTable {
             .get(usize::try_from(handle).ok()?)
             .copied()
             .flatten()
+    }
+
+    /// `true` when no handle is held.
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(Option::is_none)
     }
 
     /// Frees `handle`, returning its value.

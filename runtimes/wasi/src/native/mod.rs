@@ -13,8 +13,13 @@
 //! - **Stdio** goes to the current run's `RunIo` as the guest writes it; stdin reads lines from
 //!   the run's input on demand.
 
+mod preinit;
 mod streams;
 mod waits;
+
+pub use preinit::{
+    Preinit, compile_preinitialized_cached, is_preinitialized, shared_preinitialized_module,
+};
 
 use crate::{CallError, HandleTable, IoSlot, WasiConfig, WasiInstance, WasiModule};
 use polyrun_engine::{Error, Interrupt, LimitKind, LoadContext, RunControl};
@@ -201,6 +206,8 @@ pub struct WasmtimeModule {
     module: Module,
     linker: Linker<HostState>,
     language: String,
+    /// Its instances start initialised ([`Preinit`]).
+    preinitialized: bool,
 }
 
 impl std::fmt::Debug for WasmtimeModule {
@@ -284,22 +291,33 @@ pub fn compile_or_load(
     compiled_dir: &Path,
     progress: &(dyn Fn(&str, u64) + Sync),
 ) -> Result<(Module, Compiled), Error> {
-    if let Some(m) = loaded()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(sha256)
-    {
+    let what = format!("compiling {language} (first use, up to a minute)");
+    cache_module(language, sha256, compiled_dir, progress, &what, &|| {
+        Module::from_file(engine(), wasm).map_err(wasi_err(language))
+    })
+}
+
+/// The compiled module cached under `key` (a sha256): loaded, or made by `produce` (while
+/// `progress` hears `what` every second) and written to the cache. One `produce` per key per
+/// machine: a process that finds another one making it waits for it and loads what it wrote.
+fn cache_module(
+    language: &str,
+    key: &str,
+    compiled_dir: &Path,
+    progress: &(dyn Fn(&str, u64) + Sync),
+    what: &str,
+    produce: &(dyn Fn() -> Result<Module, Error> + Sync),
+) -> Result<(Module, Compiled), Error> {
+    if let Some(m) = loaded().lock().unwrap_or_else(|p| p.into_inner()).get(key) {
         return Ok((m.clone(), Compiled::FromCache));
     }
     let err = wasi_err(language);
-    let cwasm = compiled_dir.join(compiled_name(sha256));
-    if let Some(module) = load_compiled(language, &cwasm, sha256)? {
+    let cwasm = compiled_dir.join(compiled_name(key));
+    if let Some(module) = load_compiled(language, &cwasm, key)? {
         return Ok((module, Compiled::FromCache));
     }
-    // One compile per module per machine: a process that finds another one compiling waits
-    // for it and loads what it wrote.
     std::fs::create_dir_all(compiled_dir)?;
-    let lock_path = compiled_dir.join(format!(".{}.lock", compiled_name(sha256)));
+    let lock_path = compiled_dir.join(format!(".{}.lock", compiled_name(key)));
     let lock = std::fs::File::create(&lock_path)?;
     if lock.try_lock().is_err() {
         let started = Instant::now();
@@ -308,7 +326,7 @@ pub fn compile_or_load(
             0,
         );
         lock.lock()?;
-        if let Some(module) = load_compiled(language, &cwasm, sha256)? {
+        if let Some(module) = load_compiled(language, &cwasm, key)? {
             return Ok((module, Compiled::Waited(started.elapsed())));
         }
     }
@@ -322,39 +340,28 @@ pub fn compile_or_load(
                 let secs = started.elapsed().as_secs();
                 if secs != last {
                     last = secs;
-                    progress(
-                        &format!("compiling {language} (first use, up to a minute)"),
-                        secs,
-                    );
+                    progress(what, secs);
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        progress(
-            &format!("compiling {language} (first use, up to a minute)"),
-            0,
-        );
-        let m = Module::from_file(engine(), wasm);
+        progress(what, 0);
+        let m = produce();
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         m
-    })
-    .map_err(&err)?;
+    })?;
     let took = started.elapsed();
 
     let bytes = module.serialize().map_err(&err)?;
     std::fs::create_dir_all(compiled_dir)?;
-    let tmp = compiled_dir.join(format!(
-        ".{}.tmp{}",
-        compiled_name(sha256),
-        std::process::id()
-    ));
+    let tmp = compiled_dir.join(format!(".{}.tmp{}", compiled_name(key), std::process::id()));
     std::fs::write(&tmp, &bytes)?;
     std::fs::rename(&tmp, &cwasm)?;
     std::fs::write(&sidecar, hex(&Sha256::digest(&bytes)))?;
     loaded()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(sha256.to_string(), module.clone());
+        .insert(key.to_string(), module.clone());
     Ok((module, Compiled::CompiledNow(took)))
 }
 
@@ -369,6 +376,7 @@ impl WasmtimeModule {
             module,
             linker,
             language: language.to_string(),
+            preinitialized: false,
         })
     }
 
@@ -429,6 +437,10 @@ impl WasiModule for WasmtimeModule {
         slot: &IoSlot,
     ) -> Result<Box<dyn WasiInstance>, Error> {
         Ok(Box::new(self.instantiate_wasmtime(config, slot)?))
+    }
+
+    fn preinitialized(&self) -> bool {
+        self.preinitialized
     }
 }
 
