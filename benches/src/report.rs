@@ -75,9 +75,9 @@ const REFERENCE: [Row; 6] = [
         target: 1.5,
         why: "ruby.wasm is CRuby built for wasm32, a 32-bit target: no flonums, so every Float is \
               a heap object (the float programs, mandelbrot and nbody, are the worst by far), no \
-              YJIT, bounds-checked memory on wasmtime's Cranelift. Every run gets a fresh VM: it \
-              is booted after the previous run (~40 ms), so a run that follows another at once \
-              waits for it (the back-to-back warm start), while a spaced run finds it ready.",
+              YJIT, bounds-checked memory on wasmtime's Cranelift. Every run gets a fresh VM, \
+              which starts booted: the module is a snapshot of ruby.wasm booted once per machine \
+              (a pre-initialised module), so a fresh VM is an instantiation, not a ~40 ms boot.",
     },
     Row {
         lang: "php",
@@ -319,8 +319,8 @@ pub fn write(out: &Path, r: &Results) -> std::io::Result<()> {
         "## Warm start: run requested → first output, live manager\n\n\
          *Spaced*: each run starts {} ms after the previous one ended, so the instance has prepared \
          its fresh guest state (a playground's case: a person reads the output before running \
-         again). *Back to back*: the next run may wait for the previous run's reset — for Ruby a \
-         VM boot, for Python a new interpreter.\n\n\
+         again). *Back to back*: the next run may wait for the previous run's reset — for \
+         Python a new interpreter, for Ruby a new instance of its booted snapshot.\n\n\
          | language | in process, spaced µs (min–max) | in process, back to back | worker, spaced | worker, back to back |\n|---|---|---|---|---|",
         crate::SPACING.as_millis()
     );

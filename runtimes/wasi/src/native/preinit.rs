@@ -37,7 +37,7 @@ pub struct Preinit<'a> {
 /// The cache key of the module `preinit` makes from the original whose sha256 is `sha256`.
 fn key(sha256: &str, preinit: &Preinit<'_>) -> String {
     let recipe = format!(
-        "polyrun-preinit 1\nwasmtime-wizer {}\n{sha256}\n{}",
+        "polyrun-preinit 2\nwasmtime-wizer {}\n{sha256}\n{}",
         super::WASMTIME_VERSION,
         preinit.id
     );
