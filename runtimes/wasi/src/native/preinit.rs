@@ -60,7 +60,7 @@ pub fn compile_preinitialized_cached(
     preinit: &Preinit<'_>,
 ) -> Result<(Module, Compiled), Error> {
     let dir = polyrun_packaging::Cache::from_env().compiled_dir();
-    let what = format!("compiling and starting {language} (first use, up to two minutes)");
+    let what = format!("compiling {language} (first use, up to two minutes)");
     cache_module(
         language,
         &key(sha256, preinit),
