@@ -270,14 +270,26 @@ fn load_compiled(language: &str, cwasm: &Path, sha256: &str) -> Result<Option<Mo
     let (Ok(expected), true) = (std::fs::read_to_string(&sidecar), cwasm.exists()) else {
         return Ok(None);
     };
-    let actual = polyrun_packaging::sha256_file(cwasm)?;
-    if actual != expected.trim() {
-        // Damaged: compiled again.
-        let _ = std::fs::remove_file(cwasm);
-        return Ok(None);
+    let expected = expected.trim();
+    // The file is hashed whole when it changed since it was last found whole (a Ruby module
+    // is ~100 MB: hashing it on every start was half of Ruby's cold start).
+    let stamp = cwasm.with_extension("cwasm.verified");
+    let now = file_stamp(cwasm, expected);
+    if now.is_none() || std::fs::read_to_string(&stamp).ok() != now {
+        let actual = polyrun_packaging::sha256_file(cwasm)?;
+        if actual != expected {
+            // Damaged: compiled again.
+            let _ = std::fs::remove_file(cwasm);
+            let _ = std::fs::remove_file(&stamp);
+            return Ok(None);
+        }
+        if let Some(now) = now {
+            let _ = std::fs::write(&stamp, now);
+        }
     }
     // SAFETY: the file was written by `Module::serialize` of this wasmtime version and
-    // configuration (its name says so) and its checksum matches what we wrote.
+    // configuration (its name says so) and its checksum matches what we wrote (checked now,
+    // or when the file last changed: its size and modification time are as then).
     let module =
         unsafe { Module::deserialize_file(engine(), cwasm) }.map_err(wasi_err(language))?;
     loaded()
@@ -285,6 +297,19 @@ fn load_compiled(language: &str, cwasm: &Path, sha256: &str) -> Result<Option<Mo
         .unwrap_or_else(|p| p.into_inner())
         .insert(sha256.to_string(), module.clone());
     Ok(Some(module))
+}
+
+/// What identifies `file`'s present content without reading it — its size and modification
+/// time (ns) — with the checksum it was found to have; `None` where the platform says less.
+fn file_stamp(file: &Path, sha256: &str) -> Option<String> {
+    let meta = std::fs::metadata(file).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some(format!("{} {modified} {sha256}\n", meta.len()))
 }
 
 /// Loads (or compiles and caches) the module at `wasm` whose sha256 is `sha256`.
