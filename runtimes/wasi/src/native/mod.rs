@@ -251,14 +251,25 @@ pub fn shared_module(
     language: &'static str,
     locate: impl FnOnce() -> Result<(PathBuf, String), Error>,
 ) -> Result<Arc<WasmtimeModule>, Error> {
+    process_module(language, || {
+        let (path, sha256) = locate()?;
+        let (compiled, _) = compile_cached(ctx, language, &path, &sha256)?;
+        WasmtimeModule::new(language, compiled)
+    })
+}
+
+/// The process's one module for `language`: made by `make` on first use (concurrent first uses
+/// wait for it), then shared.
+fn process_module(
+    language: &'static str,
+    make: impl FnOnce() -> Result<WasmtimeModule, Error>,
+) -> Result<Arc<WasmtimeModule>, Error> {
     static MODULES: Mutex<Vec<(&'static str, Arc<WasmtimeModule>)>> = Mutex::new(Vec::new());
     let mut modules = MODULES.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, m)) = modules.iter().find(|(l, _)| *l == language) {
         return Ok(m.clone());
     }
-    let (path, sha256) = locate()?;
-    let (compiled, _) = compile_cached(ctx, language, &path, &sha256)?;
-    let m = Arc::new(WasmtimeModule::new(language, compiled)?);
+    let m = Arc::new(make()?);
     modules.push((language, m.clone()));
     Ok(m)
 }

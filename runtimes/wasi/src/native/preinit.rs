@@ -18,7 +18,7 @@ use super::{
 use polyrun_engine::LoadContext;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use wasmtime::{Instance, Store, Val};
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
@@ -79,18 +79,13 @@ pub fn shared_preinitialized_module(
     locate: impl FnOnce() -> Result<(PathBuf, String), Error>,
     preinit: &Preinit<'_>,
 ) -> Result<Arc<WasmtimeModule>, Error> {
-    static MODULES: Mutex<Vec<(&'static str, Arc<WasmtimeModule>)>> = Mutex::new(Vec::new());
-    let mut modules = MODULES.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, m)) = modules.iter().find(|(l, _)| *l == language) {
-        return Ok(m.clone());
-    }
-    let (path, sha256) = locate()?;
-    let (compiled, _) = compile_preinitialized_cached(ctx, language, &path, &sha256, preinit)?;
-    let mut m = WasmtimeModule::new(language, compiled)?;
-    m.preinitialized = true;
-    let m = Arc::new(m);
-    modules.push((language, m.clone()));
-    Ok(m)
+    super::process_module(language, || {
+        let (path, sha256) = locate()?;
+        let (compiled, _) = compile_preinitialized_cached(ctx, language, &path, &sha256, preinit)?;
+        let mut m = WasmtimeModule::new(language, compiled)?;
+        m.preinitialized = true;
+        Ok(m)
+    })
 }
 
 /// Instruments, compiles, instantiates and initialises the original, then compiles its
