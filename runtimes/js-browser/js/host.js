@@ -9,7 +9,8 @@
 //
 // JavaScript's runs each get a fresh global state: a new worker, or the last run's, once its
 // realm has been put back as it was (realm.js; a run that touched what a reset cannot undo
-// leaves its worker to end). A session keeps its worker; a run at its deadline is ended with it. Python's worker holds a Pyodide interpreter that serves run after run
+// leaves its worker to end). A session keeps its worker; a run at its deadline is ended with
+// it. Python's worker holds a Pyodide interpreter that serves run after run
 // (its runner gives each a fresh `__main__`; sessions keep theirs): at the deadline or on cancel
 // it is interrupted (KeyboardInterrupt, where the page is cross-origin isolated) and ended only
 // if it does not stop within KILL_MS; its files come from the site once, through the page.

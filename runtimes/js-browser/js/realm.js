@@ -57,7 +57,7 @@ const polyrunRealm = (() => {
     'DOMException', 'constructor', Symbol.toStringTag,
   ]);
 
-  const state = { touched: false };
+  let touched = false; // the current run touched a guarded global
 
   /**
    * Guards the global object's own properties that are neither ECMAScript's, nor in WEB, nor in
@@ -95,7 +95,7 @@ const polyrunRealm = (() => {
   /** The tripwire accessor for a property with descriptor `d`. */
   function guarded(d) {
     const touch = () => {
-      state.touched = true;
+      touched = true;
     };
     let get;
     let set;
@@ -208,7 +208,7 @@ const polyrunRealm = (() => {
    * or something could not be put back.
    */
   function restore(records) {
-    if (state.touched) return false;
+    if (touched) return false;
     // A descriptor's missing fields are read through Object.prototype below: first it loses
     // any the run gave it (they were not there when it was recorded).
     for (let i = 0; i < FIELDS.length; i++) {
@@ -266,11 +266,11 @@ const polyrunRealm = (() => {
     restore,
     /** `true` once the current run touched a guarded global. */
     get touched() {
-      return state.touched;
+      return touched;
     },
     /** Marks the realm as not reusable (what the runner knows a reset cannot undo). */
     touch() {
-      state.touched = true;
+      touched = true;
     },
   });
 })();
